@@ -1,0 +1,1 @@
+"""Tasks' data: offline sources, TFDS builders, the dataset catalogue and input pipelines."""

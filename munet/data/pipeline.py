@@ -1,0 +1,99 @@
+"""tf.data input pipelines: decode, convert to 3 channels, resize, scale, augment.
+
+Every image, whatever its size and channel count, becomes a float32
+image_size x image_size x 3 tensor in [-1, 1], as in the papers. Augmentation
+(train only) follows the path's hyperparameters: random crop (area/aspect), flip,
+brightness/contrast/saturation/hue deltas.
+"""
+
+import tensorflow as tf
+
+from munet.data.catalog import open_builder
+
+
+def load_split(spec, split):
+    """(uint8 image, int64 label) pairs of `split`, in a fixed order, decoded once."""
+    builder = open_builder(spec)
+    dataset = builder.as_dataset(split=split, as_supervised=True, shuffle_files=False)
+    return dataset.cache()
+
+
+def to_rgb(image):
+    channels = image.shape[-1]
+    if channels == 1:
+        return tf.image.grayscale_to_rgb(image)
+    if channels == 4:
+        return image[..., :3]
+    return image
+
+
+def _augment(image, hparams, seed):
+    """`image` is float32 in [0, 1], any size, 3 channels."""
+    if hparams["crop"]:
+        aspect = hparams["crop_aspect_min"]
+        begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
+            tf.shape(image),
+            bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]),
+            seed=seed,
+            min_object_covered=0.0,
+            aspect_ratio_range=(aspect, 1.0 / aspect),
+            area_range=(hparams["crop_area_min"], 1.0),
+            use_image_if_no_bounding_boxes=True,
+        )
+        image = tf.slice(image, begin, size)
+    return image
+
+
+def _colour(image, hparams, seed):
+    if hparams["flip"]:
+        image = tf.image.stateless_random_flip_left_right(image, seed=seed + [0, 1])
+    if hparams["brightness"]:
+        image = tf.image.stateless_random_brightness(image, hparams["brightness"], seed + [0, 2])
+    if hparams["contrast"]:
+        c = hparams["contrast"]
+        image = tf.image.stateless_random_contrast(image, 1 - c, 1 + c, seed + [0, 3])
+    if hparams["saturation"]:
+        s = hparams["saturation"]
+        image = tf.image.stateless_random_saturation(image, 1 - s, 1 + s, seed + [0, 4])
+    if hparams["hue"]:
+        image = tf.image.stateless_random_hue(image, hparams["hue"], seed + [0, 5])
+    return tf.clip_by_value(image, 0.0, 1.0)
+
+
+def preprocess(image, hparams, training, seed=None):
+    image = tf.image.convert_image_dtype(to_rgb(image), tf.float32)
+    if training:
+        image = _augment(image, hparams, seed)
+    size = hparams["image_size"]
+    image = tf.image.resize(image, (size, size), method="bilinear", antialias=True)
+    if training:
+        image = _colour(image, hparams, seed)
+    return image * 2.0 - 1.0
+
+
+def training_input(spec, split, hparams, batch_size, seed):
+    """An endless, shuffled, augmented batch stream."""
+    dataset = load_split(spec, split)
+    dataset = dataset.shuffle(10_000, seed=seed, reshuffle_each_iteration=True).repeat()
+    dataset = dataset.enumerate()
+
+    def prepare(index, example):
+        image, label = example
+        example_seed = tf.stack([tf.cast(seed, tf.int64), index])
+        return preprocess(image, hparams, True, tf.cast(example_seed, tf.int32)), label
+
+    dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def evaluation_input(spec, split, hparams, batch_size, max_examples=None):
+    """The split in its fixed order, unaugmented, in batches (last one partial)."""
+    dataset = load_split(spec, split)
+    if max_examples:
+        dataset = dataset.take(max_examples)
+    dataset = dataset.map(
+        lambda image, label: (preprocess(image, hparams, False), label),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    return dataset.batch(batch_size).cache().prefetch(tf.data.AUTOTUNE)

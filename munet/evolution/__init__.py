@@ -1,0 +1,1 @@
+"""The evolutionary method: hyperparameter lists, mutations, parent sampling, scores."""

@@ -1,0 +1,78 @@
+"""Hyperparameters of a path: defaults and the sorted value lists mutations step along.
+
+Values follow muNet's auto-tune lists (method notes, section 2.1), with image sizes
+scaled to the small root (multiples of its patch size) and augmentation off by
+default (as from mu2Net+ on). `mutation_prob` is itself a hyperparameter (mu2Net).
+"""
+
+LR_VALUES = [1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1]
+SCHEDULES = ["constant", "cosine", "restarts", "linear"]
+COLOUR_DELTAS = [0.0, 0.01, 0.02, 0.05, 0.1, 0.2]
+
+STATIC_VALUES = {
+    "adapter_dim": [8, 16, 32, 64, 128],
+    "lr": LR_VALUES,
+    "schedule": SCHEDULES,
+    "warmup_ratio": [0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4],
+    "momentum": [0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99],
+    "nesterov": [False, True],
+    "crop": [False, True],
+    "crop_area_min": [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0],
+    "crop_aspect_min": [0.25, 0.5, 0.75, 1.0],
+    "flip": [False, True],
+    "brightness": COLOUR_DELTAS,
+    "contrast": COLOUR_DELTAS,
+    "saturation": COLOUR_DELTAS,
+    "hue": COLOUR_DELTAS,
+    "mutation_prob": [0.1, 0.12, 0.14, 0.16, 0.18, 0.2, 0.22, 0.24, 0.26, 0.28, 0.3],
+}
+
+STATIC_DEFAULTS = {
+    "adapter_dim": 32,
+    "lr": 0.02,
+    "schedule": "cosine",
+    "warmup_ratio": 0.05,
+    "momentum": 0.9,
+    "nesterov": False,
+    "crop": False,
+    "crop_area_min": 0.05,
+    "crop_aspect_min": 0.75,
+    "flip": False,
+    "brightness": 0.0,
+    "contrast": 0.0,
+    "saturation": 0.0,
+    "hue": 0.0,
+    "mutation_prob": 0.1,
+}
+
+
+def value_lists(root):
+    """All mutable hyperparameters and their sorted values, for this root."""
+    patch, size = root["patch_size"], root["image_size"]
+    image_sizes = [s for s in range(size - 3 * patch, size + 2 * patch, patch) if s >= 2 * patch]
+    return dict(
+        STATIC_VALUES,
+        num_layers=list(range(1, root["depth"] + 1)),
+        image_size=image_sizes,
+    )
+
+
+def defaults(root):
+    return dict(STATIC_DEFAULTS, num_layers=root["depth"], image_size=root["image_size"])
+
+
+def step(values, current, rng):
+    """One step up or down (p=0.5 each, clipped at the ends) in a sorted value list."""
+    if current in values:
+        index = values.index(current)
+    else:  # A value from an older list: start from the nearest one.
+        index = min(range(len(values)), key=lambda i: _distance(values[i], current))
+    index = min(max(index + (1 if rng.random() < 0.5 else -1), 0), len(values) - 1)
+    return values[index]
+
+
+def _distance(a, b):
+    try:
+        return abs(float(a) - float(b))
+    except (TypeError, ValueError):
+        return 0.0 if a == b else 1.0

@@ -1,0 +1,91 @@
+"""Mutating a parent path into a child candidate spec (muNet section 2.1).
+
+Mutation actions, each drawn with the child's mutation probability mu:
+- hyperparameter change: one step along the key's value list (num_layers too: dropping
+  or re-adding top blocks; a re-added block is the one the parent kept dormant, which
+  traces back to the nearest ancestor that had it, ultimately the frozen root);
+- layer cloning: a frozen component of the parent becomes a trainable copy;
+- layer insertion: a zero-initialised residual adapter in front of an encoder block.
+Always, whatever mu: components the task may train (locked by no other task) are
+cloned, the final norm is cloned, the head is cloned from a same-task parent and
+made new otherwise. A resized image invalidates the position embedding: the child
+gets a trainable copy resized to the new grid.
+
+A spec only describes the child; the training stage materialises it. Slots read:
+  {"source": "ref", "component": id}      frozen, shared by reference
+  {"source": "clone", "component": id}    trainable copy of id
+  {"source": "resize", "component": id, "config": {...}}  trainable resized copy
+  {"source": "new", "kind": k, "config": {...}}           trainable, freshly initialised
+"""
+
+from munet.evolution import hyperparameters
+from munet.model.root import component_config, slot_kind
+from munet.store.manifest import slot_order
+
+TRAINABLE_SOURCES = ("clone", "resize", "new")
+
+
+def make_child(manifest, task, parent_id, num_classes, rng, users=None):
+    """Returns (hparams, slots, mutations) of a child of `parent_id` for `task`."""
+    users = manifest.component_users() if users is None else users
+    parent = manifest.model(parent_id)
+    root = manifest.root
+    lists = hyperparameters.value_lists(root)
+    hparams = dict(hyperparameters.defaults(root), **parent["hparams"])
+    mutations = []
+
+    def mutate_hparam(key, mu):
+        if rng.random() < mu:
+            new = hyperparameters.step(lists[key], hparams[key], rng)
+            if new != hparams[key]:
+                mutations.append(f"hp:{key}:{hparams[key]}->{new}")
+                hparams[key] = new
+
+    mutate_hparam("mutation_prob", hparams["mutation_prob"])
+    mu = hparams["mutation_prob"]
+    for key in sorted(lists):
+        if key != "mutation_prob":
+            mutate_hparam(key, mu)
+
+    parent_slots = dict(parent["slots"])
+    for i in range(hparams["num_layers"]):
+        slot = f"residual_adapter_{i}"
+        if slot not in parent_slots and rng.random() < mu:
+            parent_slots[slot] = None  # Inserted below.
+            mutations.append(f"insert:{slot}")
+
+    child_model = {"slots": parent_slots, "hparams": hparams}
+    active = set(slot_order(child_model))
+    slots = {}
+    for slot in sorted(parent_slots):
+        cid = parent_slots[slot]
+        kind = slot_kind(slot)
+        if slot == "head":
+            continue
+        if cid is None:
+            config = component_config(kind, root, adapter_dim=hparams["adapter_dim"])
+            slots[slot] = {"source": "new", "kind": kind, "config": config}
+        elif slot not in active:
+            slots[slot] = {"source": "ref", "component": cid}
+        elif kind == "position_embedding" and _grid_changed(manifest, cid, root, hparams):
+            config = component_config(kind, root, image_size=hparams["image_size"])
+            slots[slot] = {"source": "resize", "component": cid, "config": config}
+        elif kind == "final_norm" or not manifest.is_locked(cid, task, users):
+            slots[slot] = {"source": "clone", "component": cid}
+        elif rng.random() < mu:
+            slots[slot] = {"source": "clone", "component": cid}
+            mutations.append(f"clone:{slot}")
+        else:
+            slots[slot] = {"source": "ref", "component": cid}
+
+    if parent["task"] == task and "head" in parent["slots"]:
+        slots["head"] = {"source": "clone", "component": parent["slots"]["head"]}
+    else:
+        config = component_config("head", root, num_classes=num_classes)
+        slots["head"] = {"source": "new", "kind": "head", "config": config}
+    return hparams, slots, mutations
+
+
+def _grid_changed(manifest, component_id, root, hparams):
+    wanted = component_config("position_embedding", root, image_size=hparams["image_size"])
+    return manifest.components[component_id]["config"]["num_tokens"] != wanted["num_tokens"]

@@ -1,0 +1,75 @@
+"""The root ViT: its configuration and its cut into named components."""
+
+import dataclasses
+
+from munet.errors import InvalidInputError
+
+
+@dataclasses.dataclass
+class RootConfig:
+    """A small ViT that trains on 2 CPU cores.
+
+    Args:
+        image_size: input side in pixels (inputs are resized to it, 3 channels).
+        patch_size: side of the square patches; must divide image_size.
+        width: token width (hidden size).
+        depth: number of encoder blocks.
+        num_heads: attention heads; must divide width.
+        mlp_dim: hidden size of each block's MLP.
+        locked: whether tasks must leave the root's own weights frozen (clone them
+            to train). True suits a pretrained root; a random root is left
+            unlocked so the first task trains it, as training from scratch would.
+        seed: seed of the root's random initialisation.
+    """
+
+    image_size: int = 28
+    patch_size: int = 4
+    width: int = 64
+    depth: int = 4
+    num_heads: int = 4
+    mlp_dim: int = 128
+    locked: bool = False
+    seed: int = 0
+
+    def validate(self):
+        for field in ("image_size", "patch_size", "width", "depth", "num_heads", "mlp_dim"):
+            value = getattr(self, field)
+            if not isinstance(value, int) or value < 1:
+                raise InvalidInputError(
+                    f"Root ViT {field} must be a positive integer; received {value!r}."
+                )
+        if self.image_size % self.patch_size:
+            raise InvalidInputError(
+                f"Root ViT patch_size {self.patch_size} does not divide image_size "
+                f"{self.image_size}. Fix: pick sizes such as image_size=28, patch_size=4."
+            )
+        if self.width % self.num_heads:
+            raise InvalidInputError(
+                f"Root ViT num_heads {self.num_heads} does not divide width {self.width}. "
+                "Fix: pick e.g. width=64, num_heads=4."
+            )
+        return self
+
+
+def component_config(kind, root, image_size=None, num_classes=None, adapter_dim=None):
+    """The flat constructor config of a component of `kind` for this root."""
+    if kind == "patch_embedding":
+        return {"width": root["width"], "patch_size": root["patch_size"]}
+    if kind == "position_embedding":
+        grid = image_size // root["patch_size"]
+        return {"num_tokens": grid * grid + 1, "width": root["width"]}
+    if kind == "encoder_block":
+        return {"width": root["width"], "num_heads": root["num_heads"], "mlp_dim": root["mlp_dim"]}
+    if kind == "residual_adapter":
+        return {"width": root["width"], "adapter_dim": adapter_dim}
+    if kind == "final_norm":
+        return {"width": root["width"]}
+    if kind == "head":
+        return {"width": root["width"], "num_classes": num_classes}
+    raise ValueError(f"Unknown component kind {kind!r}.")
+
+
+def slot_kind(slot):
+    """'encoder_block_3' -> 'encoder_block'; 'head' -> 'head'."""
+    base, _, index = slot.rpartition("_")
+    return base if index.isdigit() else slot

@@ -1,0 +1,61 @@
+"""The five stages chained in-process: what `munet add-task` and `munet improve` run.
+
+The Airflow DAGs chain the very same stage functions (through components/), one
+task per stage and one mapped task per candidate.
+"""
+
+import time
+import uuid
+
+from munet.stages.commit import commit_generation
+from munet.stages.evaluate import evaluate_candidate
+from munet.stages.generate import Budget, generate_candidates
+from munet.stages.ingest import ingest_task
+from munet.stages.train import train_candidate
+
+
+def _say(progress, message):
+    if progress:
+        progress(message)
+
+
+def evolve_task(system_uri, task, generations=1, budget=None, seed=0, run_id=None,
+                accelerator="auto", progress=None, author=None):
+    """Runs `generations` generations for an ingested task; returns commit summaries."""
+    budget = budget or Budget()
+    run_id = run_id or time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    summaries = []
+    for index in range(generations):
+        generation_id = f"{task}-{run_id}-g{index:02d}"
+        _say(progress, f"[{task}] generation {index + 1}/{generations}: {generation_id}")
+        candidates = generate_candidates(system_uri, task, generation_id, budget, seed + index)
+        failures = []
+        for number, candidate_id in enumerate(candidates, start=1):
+            _say(progress, f"[{task}] candidate {number}/{len(candidates)}: {candidate_id}")
+            try:
+                result = train_candidate(system_uri, candidate_id, accelerator, progress)
+                evaluation = evaluate_candidate(system_uri, candidate_id)
+            except Exception as error:  # One failed candidate does not fail the generation.
+                _say(progress, f"[{task}]   failed: {type(error).__name__}: {error}")
+                failures.append(error)
+                continue
+            _say(progress, (
+                f"[{task}]   validation {evaluation['validation_accuracy']:.4f} score "
+                f"{evaluation['score']:.4f} trained {result['trainable_params']} params in "
+                f"{result['train_seconds']:.1f}s -> "
+                f"{'improved' if evaluation['improved'] else 'not better than its parent'}"))
+        if len(failures) == len(candidates):
+            raise failures[0]  # Every candidate failed: a cause shared by all, report it.
+        summary = commit_generation(system_uri, generation_id, author)
+        _say(progress, f"[{task}] committed version {summary['version']}: active "
+                       f"{summary['active']} (score {summary['score']})")
+        summaries.append(summary)
+    return summaries
+
+
+def add_task(system_uri, task, dataset, splits=None, data_dir=None, generations=1, budget=None,
+             seed=0, accelerator="auto", progress=None, author=None):
+    spec = ingest_task(system_uri, task, dataset, splits, data_dir)
+    _say(progress, f"[{task}] ingested {dataset}: {spec['num_examples']}")
+    return evolve_task(system_uri, task, generations, budget, seed, None, accelerator,
+                       progress, author)

@@ -1,0 +1,98 @@
+"""Stage 5, system commit: add a generation's improved candidates to the task's
+population, make its best model active and commit a new system version.
+
+The change is re-applied on the newest head if another writer committed first, and
+a generation is committed at most once (the task records the generations it has).
+Candidates whose training or evaluation failed are skipped, not fatal.
+"""
+
+from munet.evolution import population
+from munet.names import check_name
+from munet.store import records
+from munet.store.repository import SystemStore, utc_now
+
+TASK_SPEC_KEYS = ("dataset", "tfds_name", "tfds_config", "tfds_version", "data_dir",
+                  "num_classes", "image_shape", "splits", "num_examples")
+
+
+def commit_generation(system_uri, generation_id, author=None):
+    """Commits one generation; returns a summary dict (version, active model, counts)."""
+    check_name(generation_id, "generation id")
+    store = SystemStore(system_uri)
+    generation = records.read(store.storage, records.generation_key(generation_id))
+    if generation is None:
+        from munet.errors import InvalidInputError
+
+        raise InvalidInputError(
+            f"Unknown generation {generation_id!r} in {system_uri!r}. Fix: pass an id given "
+            "to the generation stage."
+        )
+    task = generation["task"]
+    task_spec = records.read(store.storage, records.ingest_key(task))
+    base = store.load(generation["base_version"])
+    finished, failed = [], []
+    for candidate_id in generation["candidates"]:
+        spec = records.read(store.storage, records.candidate_key(candidate_id, "spec"))
+        result = records.read(store.storage, records.candidate_key(candidate_id, "result"))
+        evaluation = records.read(store.storage,
+                                  records.candidate_key(candidate_id, "evaluation"))
+        if spec and result and evaluation:
+            finished.append((spec, result, evaluation))
+        else:
+            failed.append(candidate_id)
+
+    def change(manifest):
+        record = manifest.tasks.get(task)
+        if record and generation_id in record["committed_generations"]:
+            return None
+        if record is None:
+            record = manifest.tasks[task] = {
+                **{k: task_spec[k] for k in TASK_SPEC_KEYS},
+                "active": None,
+                "population": [],
+                "seed_offspring": {},
+                "committed_generations": [],
+                "created_version": manifest.version + 1,
+            }
+        added = []
+        for spec, result, evaluation in finished:
+            population.count_offspring(manifest, task, spec["parent"])
+            if not evaluation["improved"]:
+                continue
+            for source in spec["slots"].values():
+                cid = source.get("component")
+                if cid and cid not in manifest.components:  # Dropped since: bring it back.
+                    manifest.components[cid] = base.components[cid]
+            metrics = {k: evaluation[k] for k in (
+                "validation_accuracy", "test_accuracy", "score", "accounted_params",
+                "path_params", "trainable_params")}
+            population.add_candidate(manifest, spec, result, metrics, manifest.version + 1)
+            record["population"].append(spec["candidate"])
+            added.append(spec["candidate"])
+        previous = record["active"]
+        population.choose_active(manifest, task)
+        population.collect_garbage(manifest)
+        record["committed_generations"].append(generation_id)
+        record["last_generation"] = {
+            "generation": generation_id,
+            "at": utc_now(),
+            "candidates": len(generation["candidates"]),
+            "failed": failed,
+            "added": added,
+            "active_changed": record["active"] != previous,
+        }
+        if record["active"] != previous:
+            record["last_improved_at"] = utc_now()
+        record.setdefault("last_improved_at", utc_now())
+        return manifest
+
+    manifest = store.commit(change, f"{task}: commit generation {generation_id}", author)
+    record = manifest.tasks.get(task, {})
+    return {
+        "version": manifest.version,
+        "task": task,
+        "generation": generation_id,
+        "active": record.get("active"),
+        "score": manifest.model(record["active"])["metrics"]["score"] if record.get("active") else None,
+        "failed": failed,
+    }

@@ -1,0 +1,1 @@
+"""Where the system lives: storage backends, weight blobs and versioned manifests."""

@@ -1,0 +1,149 @@
+"""The system as a whole: create it, describe it, evaluate any task's active model."""
+
+import dataclasses
+
+from munet.errors import InvalidInputError
+from munet.evolution import hyperparameters
+from munet.evolution.population import DEFAULT_SETTINGS
+from munet.store.manifest import ROOT_MODEL_ID, slot_order
+from munet.store.repository import SystemStore
+
+ROOT_KINDS = ("patch_embedding", "position_embedding", "encoder_block", "final_norm")
+
+
+def init_system(system_uri, root=None, scale_factor=1.0, max_population=8, author=None):
+    """Creates a system whose version 1 holds only the (random-init) root ViT."""
+    from munet.model.root import RootConfig, component_config
+
+    root = (root or RootConfig()).validate()
+    if not 0 < scale_factor <= 1:
+        raise InvalidInputError(
+            f"scale_factor must be in (0, 1]; received {scale_factor!r}. 1.0 means no "
+            "size penalty (the papers' default); e.g. 0.9 favours smaller paths."
+        )
+    store = SystemStore(system_uri)
+    if store.exists():
+        from munet.errors import StoreExistsError
+
+        raise StoreExistsError(
+            f"A munet system already exists at {system_uri!r}. Fix: use it as it is "
+            "(`munet status`), or pick another URI for a new system."
+        )
+    from munet.model.assembly import count_params, fresh_weights
+
+    root_dict = dataclasses.asdict(root)
+    slots = {"patch_embedding": "root:patch_embedding",
+             "position_embedding": "root:position_embedding",
+             "final_norm": "root:final_norm"}
+    slots.update({f"encoder_block_{i}": f"root:encoder_block_{i}" for i in range(root.depth)})
+    components = {}
+    for index, (slot, cid) in enumerate(sorted(slots.items())):
+        kind = slot.rsplit("_", 1)[0] if slot.startswith("encoder_block") else slot
+        config = component_config(kind, root_dict, image_size=root.image_size)
+        weights = fresh_weights(kind, config, root.seed * 1000 + index, root.image_size)
+        components[cid] = {
+            "kind": kind,
+            "config": config,
+            "blob": store.blobs.put(weights),
+            "num_params": count_params(weights),
+            "created_by": None,
+        }
+    root_model = {
+        "id": ROOT_MODEL_ID,
+        "task": None,
+        "parent": None,
+        "generation": None,
+        "slots": slots,
+        "hparams": hyperparameters.defaults(root_dict),
+        "mutations": [],
+        "metrics": {"score": 0.0},
+        "offspring": 0,
+        "created_version": 1,
+    }
+    return store.create({
+        "root": root_dict,
+        "settings": dict(DEFAULT_SETTINGS, scale_factor=scale_factor,
+                         max_population=max_population),
+        "components": components,
+        "models": {ROOT_MODEL_ID: root_model},
+        "tasks": {},
+        "message": "init: random-init root ViT",
+    }, author=author)
+
+
+def status(system_uri, version=None):
+    """A plain-dict description of the system at a version (default: head)."""
+    store = SystemStore(system_uri)
+    manifest = store.load(version)
+    users = manifest.component_users()
+    root_params = manifest.root_params()
+    tasks = {}
+    for name, record in sorted(manifest.tasks.items()):
+        model = manifest.model(record["active"]) if record.get("active") else None
+        own = shared = 0
+        if model:
+            for cid in manifest.active_components(model):
+                if users.get(cid, set()) - {name} or manifest.components[cid]["created_by"] is None:
+                    shared += 1
+                else:
+                    own += 1
+        tasks[name] = {
+            "dataset": record["dataset"],
+            "active_model": record.get("active"),
+            "validation_accuracy": model["metrics"].get("validation_accuracy") if model else None,
+            "test_accuracy": model["metrics"].get("test_accuracy") if model else None,
+            "score": model["metrics"].get("score") if model else None,
+            "path_params": manifest.path_params(model) if model else 0,
+            "accounted_params": manifest.accounted_params(model, name, users) if model else 0,
+            "num_layers": model["hparams"]["num_layers"] if model else None,
+            "components_shared": shared,
+            "components_owned": own,
+            "population": len(record["population"]),
+            "generations": len(record["committed_generations"]),
+            "last_improved_at": record.get("last_improved_at"),
+        }
+    active_ids = {cid for cid, u in users.items()}
+    shared_components = sorted(cid for cid, u in users.items() if len(u) > 1)
+    return {
+        "uri": system_uri,
+        "version": manifest.version,
+        "head_version": store.head_version(),
+        "created_at": manifest.data.get("created_at"),
+        "message": manifest.data.get("message"),
+        "root_params": root_params,
+        "system_params": sum(manifest.components[c]["num_params"] for c in active_ids),
+        "tasks": tasks,
+        "shared_components": {cid: sorted(users[cid]) for cid in shared_components},
+    }
+
+
+def evaluate_task(system_uri, task, split="test", version=None, batch_size=256):
+    """(accuracy, logits, labels) of a task's active model on one of its splits."""
+    store = SystemStore(system_uri)
+    manifest = store.load(version)
+    if task not in manifest.tasks or not manifest.tasks[task].get("active"):
+        raise InvalidInputError(
+            f"Task {task!r} has no active model in {system_uri!r} at version "
+            f"{manifest.version}; tasks there: {sorted(manifest.tasks) or 'none'}. Fix: add "
+            f"it with `munet add-task {system_uri} --task {task} --dataset NAME`."
+        )
+    record = manifest.tasks[task]
+    if split not in record["splits"]:
+        raise InvalidInputError(
+            f"Unknown split {split!r}; expected one of {sorted(record['splits'])}."
+        )
+    from munet.data import pipeline
+    from munet.model.paths import model_for_path
+    from munet.training.trainer import predict_logits
+
+    model = manifest.model(record["active"])
+    keras_model = model_for_path(store, manifest, record["active"])
+    data = pipeline.evaluation_input(record, record["splits"][split], model["hparams"], batch_size)
+    logits, labels = predict_logits(keras_model, data)
+    return float((logits.argmax(axis=1) == labels).mean()), logits, labels
+
+
+def describe_path(manifest, model_id):
+    """Slot -> component id of a model's active path, input to output."""
+    model = manifest.model(model_id)
+    return [(slot, model["slots"][slot]) for slot in slot_order(model)]

@@ -1,0 +1,1 @@
+"""Training a path: learning-rate schedules, the training loop, device selection."""

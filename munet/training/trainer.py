@@ -1,0 +1,83 @@
+"""Training one assembled path: SGD with momentum, global-norm clip 1.0, periodic
+validation, and the best-validation weights of the trainable components kept."""
+
+import time
+
+import keras
+import numpy as np
+
+from munet.training.schedules import PathSchedule
+
+
+class KeepBestWeights(keras.callbacks.Callback):
+    """After each validation, snapshots the trainable components if accuracy improved."""
+
+    def __init__(self, layers, progress=None):
+        super().__init__()
+        self.layers = layers
+        self.progress = progress
+        self.best_accuracy = -1.0
+        self.best_validation = None
+        self.best_weights = None
+        self.curve = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        accuracy = float(logs["val_accuracy"])
+        self.curve.append(accuracy)
+        if accuracy > self.best_accuracy:
+            self.best_accuracy = accuracy
+            self.best_validation = epoch + 1
+            self.best_weights = {slot: layer.get_weights() for slot, layer in self.layers.items()}
+        if self.progress:
+            self.progress(f"  validation {epoch + 1}: accuracy {accuracy:.4f} "
+                          f"(best {self.best_accuracy:.4f})")
+
+
+def train(model, trainable_layers, train_data, validation_data, hparams, steps_per_validation,
+          num_validations, batch_size, progress=None):
+    """Trains `model` in place; returns a dict of results with the best weights."""
+    total_steps = steps_per_validation * num_validations
+    schedule = PathSchedule(hparams["schedule"], hparams["lr"], total_steps,
+                            hparams["warmup_ratio"], steps_per_validation)
+    optimizer = keras.optimizers.SGD(
+        learning_rate=schedule,
+        momentum=float(hparams["momentum"]),
+        nesterov=bool(hparams["nesterov"]),
+        global_clipnorm=1.0,
+    )
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    keep = KeepBestWeights(trainable_layers, progress)
+    start = time.perf_counter()
+    model.fit(
+        train_data,
+        steps_per_epoch=steps_per_validation,
+        epochs=num_validations,
+        validation_data=validation_data,
+        callbacks=[keep],
+        verbose=0,
+    )
+    seconds = time.perf_counter() - start
+    return {
+        "best_validation_accuracy": keep.best_accuracy,
+        "best_validation": keep.best_validation,
+        "validation_curve": keep.curve,
+        "best_weights": keep.best_weights,
+        "train_steps": total_steps,
+        "train_seconds": seconds,
+        "examples_per_second": total_steps * batch_size / seconds,
+        "trainable_params": int(sum(np.prod(w.shape) for ws in keep.best_weights.values()
+                                    for w in ws)),
+    }
+
+
+def predict_logits(model, data):
+    """Logits for every example of `data` (a batched dataset of (image, label))."""
+    logits, labels = [], []
+    for images, batch_labels in data:
+        logits.append(np.asarray(model(images, training=False)))
+        labels.append(np.asarray(batch_labels))
+    return np.concatenate(logits), np.concatenate(labels)
