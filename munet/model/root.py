@@ -23,7 +23,7 @@ class RootConfig:
     """
 
     image_size: int = 28
-    patch_size: int = 4
+    patch_size: int = 7
     width: int = 64
     depth: int = 4
     num_heads: int = 4
@@ -41,7 +41,7 @@ class RootConfig:
         if self.image_size % self.patch_size:
             raise InvalidInputError(
                 f"Root ViT patch_size {self.patch_size} does not divide image_size "
-                f"{self.image_size}. Fix: pick sizes such as image_size=28, patch_size=4."
+                f"{self.image_size}. Fix: pick sizes such as image_size=28, patch_size=7."
             )
         if self.width % self.num_heads:
             raise InvalidInputError(

@@ -59,3 +59,12 @@ def add_task(system_uri, task, dataset, splits=None, data_dir=None, generations=
     _say(progress, f"[{task}] ingested {dataset}: {spec['num_examples']}")
     return evolve_task(system_uri, task, generations, budget, seed, None, accelerator,
                        progress, author)
+
+
+def tasks_to_improve(manifest, max_tasks=1):
+    """Tasks to revisit: those least recently revisited first (never = first of all)."""
+    def last_visit(name):
+        record = manifest.tasks[name]
+        return (record.get("last_generation") or {}).get("at", "")
+
+    return sorted(manifest.tasks, key=lambda name: (last_visit(name), name))[:max_tasks]

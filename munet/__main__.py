@@ -1,0 +1,5 @@
+import sys
+
+from munet.cli import main
+
+sys.exit(main())

@@ -1,0 +1,233 @@
+"""The `munet` command line: init, add-task, improve, status, evaluate.
+
+TensorFlow is imported only by the commands that train or evaluate, so `munet status`
+and `munet --help` answer quickly.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+from munet.errors import MunetError
+
+DEFAULT_SYSTEM = os.environ.get("MUNET_SYSTEM_URI", "./var/system")
+
+
+def _progress(message):
+    print(message, flush=True)
+
+
+def _add_budget_arguments(parser):
+    from munet.stages.generate import Budget
+
+    defaults = Budget()
+    group = parser.add_argument_group("budget")
+    group.add_argument("--generations", type=int, default=1,
+                       help="generations per task (default: %(default)s)")
+    group.add_argument("--candidates", type=int, default=defaults.num_candidates,
+                       help="candidates per generation (default: %(default)s)")
+    group.add_argument("--steps-per-validation", type=int, default=defaults.steps_per_validation,
+                       help="training steps between validations (default: %(default)s)")
+    group.add_argument("--validations", type=int, default=defaults.num_validations,
+                       help="validations per candidate (default: %(default)s)")
+    group.add_argument("--batch-size", type=int, default=defaults.batch_size,
+                       help="batch size (default: %(default)s)")
+    group.add_argument("--max-validation-examples", type=int,
+                       default=defaults.max_validation_examples,
+                       help="validation examples used per validation (default: %(default)s)")
+    group.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    group.add_argument("--accelerator", default="auto", choices=["auto", "tpu", "gpu", "cpu"],
+                       help="device to train on (default: auto = TPU, else GPU, else CPU)")
+
+
+def _budget(args):
+    from munet.stages.generate import Budget
+
+    if args.generations < 1:
+        from munet.errors import InvalidInputError
+
+        raise InvalidInputError(
+            f"--generations must be a positive integer; received {args.generations}."
+        )
+    return Budget(
+        num_candidates=args.candidates,
+        steps_per_validation=args.steps_per_validation,
+        num_validations=args.validations,
+        batch_size=args.batch_size,
+        max_validation_examples=args.max_validation_examples,
+    ).validate()
+
+
+def _parse_splits(pairs):
+    from munet.errors import InvalidInputError
+
+    splits = {}
+    for pair in pairs or []:
+        role, sep, expression = pair.partition("=")
+        if not sep or not expression:
+            raise InvalidInputError(
+                f"Invalid --split {pair!r}: expected ROLE=SPLIT, e.g. validation=train[90%:]."
+            )
+        splits[role] = expression
+    return splits
+
+
+def cmd_init(args):
+    from munet.model.root import RootConfig
+    from munet.system import init_system
+
+    root = RootConfig(image_size=args.image_size, patch_size=args.patch_size, width=args.width,
+                      depth=args.depth, num_heads=args.num_heads, mlp_dim=args.mlp_dim,
+                      locked=args.locked_root, seed=args.seed)
+    manifest = init_system(args.system, root, args.scale_factor, args.max_population)
+    print(f"Created system {args.system} (version 1): root ViT with "
+          f"{manifest.root_params():,} params, {len(manifest.components)} components.")
+
+
+def cmd_add_task(args):
+    from munet.stages.chain import add_task
+
+    summaries = add_task(args.system, args.task, args.dataset, _parse_splits(args.split),
+                         args.data_dir, args.generations, _budget(args), args.seed,
+                         args.accelerator, _progress)
+    _print_task_line(args.system, args.task, summaries[-1]["version"])
+
+
+def cmd_improve(args):
+    from munet.stages.chain import evolve_task, tasks_to_improve
+    from munet.store.repository import SystemStore
+
+    manifest = SystemStore(args.system).load()
+    tasks = args.task or tasks_to_improve(manifest, args.max_tasks)
+    for task in tasks:
+        if task not in manifest.tasks:
+            from munet.errors import InvalidInputError
+
+            raise InvalidInputError(
+                f"Unknown task {task!r}; tasks in {args.system}: {sorted(manifest.tasks)}."
+            )
+    for task in tasks:
+        summaries = evolve_task(args.system, task, args.generations, _budget(args), args.seed,
+                                None, args.accelerator, _progress)
+        _print_task_line(args.system, task, summaries[-1]["version"])
+
+
+def _print_task_line(system_uri, task, version):
+    from munet.system import status
+
+    info = status(system_uri, version)["tasks"][task]
+    print(f"{task}: validation {info['validation_accuracy']:.4f}, test "
+          f"{info['test_accuracy']:.4f}, {info['path_params']:,} params "
+          f"({info['components_owned']} own / {info['components_shared']} shared components), "
+          f"system version {version}")
+
+
+def cmd_status(args):
+    from munet.system import status
+
+    info = status(args.system, args.version)
+    if args.json:
+        print(json.dumps(info, indent=1, sort_keys=True))
+        return
+    print(f"System {info['uri']}: version {info['version']} (head {info['head_version']}), "
+          f"{info['system_params']:,} params in active paths, root {info['root_params']:,}.")
+    if not info["tasks"]:
+        print("No tasks yet. Add one with `munet add-task --task NAME --dataset DATASET`.")
+    header = f"{'task':<16} {'dataset':<14} {'val acc':>8} {'test acc':>8} {'params':>9} " \
+             f"{'accounted':>10} {'own/shared':>10} {'layers':>6} {'gens':>4}"
+    if info["tasks"]:
+        print(header)
+    for name, t in info["tasks"].items():
+        def pct(x):
+            return f"{x:.4f}" if x is not None else "-"
+        print(f"{name:<16} {t['dataset'][:14]:<14} {pct(t['validation_accuracy']):>8} "
+              f"{pct(t['test_accuracy']):>8} {t['path_params']:>9,} "
+              f"{t['accounted_params']:>10,.0f} "
+              f"{str(t['components_owned']) + '/' + str(t['components_shared']):>10} "
+              f"{t['num_layers'] or '-':>6} {t['generations']:>4}")
+    if info["shared_components"]:
+        print("Shared components:")
+        for cid, users in info["shared_components"].items():
+            print(f"  {cid}: {', '.join(users)}")
+
+
+def cmd_evaluate(args):
+    import numpy as np
+
+    from munet.system import evaluate_task
+
+    accuracy, logits, labels = evaluate_task(args.system, args.task, args.split, args.version)
+    print(f"{args.task} {args.split} accuracy: {accuracy:.4f} ({len(labels)} examples)")
+    if args.logits:
+        np.save(args.logits, logits)
+        print(f"Wrote logits {logits.shape} to {args.logits}")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="munet", description="Grow one modular multitask ViT, muNet style.")
+    parser.add_argument("--system", default=DEFAULT_SYSTEM,
+                        help="system URI: a folder or gs://bucket/prefix "
+                             "(default: $MUNET_SYSTEM_URI or ./var/system)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("init", help="create a system holding a random-init root ViT")
+    p.add_argument("--image-size", type=int, default=28)
+    p.add_argument("--patch-size", type=int, default=7)
+    p.add_argument("--width", type=int, default=64)
+    p.add_argument("--depth", type=int, default=4)
+    p.add_argument("--num-heads", type=int, default=4)
+    p.add_argument("--mlp-dim", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--locked-root", action="store_true",
+                   help="never train the root's own weights (for a pretrained root)")
+    p.add_argument("--scale-factor", type=float, default=1.0,
+                   help="size penalty s in score = accuracy * s^(params/root params)")
+    p.add_argument("--max-population", type=int, default=8)
+    p.set_defaults(run=cmd_init)
+
+    p = sub.add_parser("add-task", help="ingest a dataset as a task and evolve it")
+    p.add_argument("--task", required=True, help="task name (letters, digits, _ . -)")
+    p.add_argument("--dataset", required=True,
+                   help="TFDS name, offline dataset (fashion_mnist, mnist, digits, "
+                        "animal_mnist) or folder:/path/with/one/folder/per/class")
+    p.add_argument("--split", action="append", metavar="ROLE=SPLIT",
+                   help="map train/validation/test to TFDS splits, e.g. validation=train[90%%:]")
+    p.add_argument("--data-dir", help="TFDS data dir (default: $MUNET_TFDS_DATA_DIR or "
+                                      "~/tensorflow_datasets)")
+    _add_budget_arguments(p)
+    p.set_defaults(run=cmd_add_task)
+
+    p = sub.add_parser("improve", help="revisit existing tasks (least recently revisited first)")
+    p.add_argument("--task", action="append", help="task to improve (repeatable)")
+    p.add_argument("--max-tasks", type=int, default=1)
+    _add_budget_arguments(p)
+    p.set_defaults(run=cmd_improve)
+
+    p = sub.add_parser("status", help="tasks, accuracies, params, shared components")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--version", type=int)
+    p.set_defaults(run=cmd_status)
+
+    p = sub.add_parser("evaluate", help="a task's accuracy on a split; optional logits .npy")
+    p.add_argument("--task", required=True)
+    p.add_argument("--split", default="test", choices=["train", "validation", "test"])
+    p.add_argument("--logits", help="write per-example logits to this .npy file")
+    p.add_argument("--version", type=int)
+    p.set_defaults(run=cmd_evaluate)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except MunetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
