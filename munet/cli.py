@@ -99,7 +99,7 @@ def cmd_improve(args):
     from munet.store.repository import SystemStore
 
     manifest = SystemStore(args.system).load()
-    tasks = args.task or tasks_to_improve(manifest, args.max_tasks)
+    tasks = args.task or tasks_to_improve(args.system, args.max_tasks)
     for task in tasks:
         if task not in manifest.tasks:
             from munet.errors import InvalidInputError

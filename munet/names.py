@@ -23,3 +23,17 @@ def check_name(name, what="task name"):
             f"Fix: pick a name such as 'fashion_mnist' or 'my-task-2'."
         )
     return name
+
+
+def generation_id(task, run_id, index):
+    """A safe, deterministic generation id for generation `index` of an orchestrator run.
+
+    The same (task, run, index) always gives the same id, so a retried stage finds the
+    work its earlier attempt recorded.
+    """
+    import hashlib
+    import re
+
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", str(run_id)).strip("-.")[:40]
+    digest = hashlib.sha256(str(run_id).encode()).hexdigest()[:8]
+    return check_name(f"{task}-{slug}-{digest}-g{int(index):02d}", "generation id")

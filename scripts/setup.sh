@@ -17,6 +17,10 @@ fi
 stamp="$VENV/.munet-installed"
 wanted=$(cat requirements.txt requirements-kfp.txt setup.cfg pyproject.toml | sha256sum | cut -c1-16)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
+  # Editable installs map the packages that existed when they ran: re-run if one is new.
+  python_abs="$(cd "$VENV" && pwd)/bin/python"
+  (cd / && "$python_abs" -c "import munet, components") 2>/dev/null && exit 0
+  "$VENV/bin/pip" install -q --no-deps -e . > /dev/null
   exit 0
 fi
 echo "== Creating $VENV and installing the pinned stack (about 3 minutes the first time)"

@@ -29,7 +29,7 @@ STATIC_VALUES = {
 
 STATIC_DEFAULTS = {
     "adapter_dim": 32,
-    "lr": 0.02,
+    "lr": 0.05,
     "schedule": "cosine",
     "warmup_ratio": 0.05,
     "momentum": 0.9,

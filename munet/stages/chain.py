@@ -47,8 +47,11 @@ def evolve_task(system_uri, task, generations=1, budget=None, seed=0, run_id=Non
         if len(failures) == len(candidates):
             raise failures[0]  # Every candidate failed: a cause shared by all, report it.
         summary = commit_generation(system_uri, generation_id, author)
-        _say(progress, f"[{task}] committed version {summary['version']}: active "
-                       f"{summary['active']} (score {summary['score']})")
+        if summary["committed"]:
+            _say(progress, f"[{task}] committed version {summary['version']}: active "
+                           f"{summary['active']} (score {summary['score']:.4f})")
+        else:
+            _say(progress, f"[{task}] no candidate beat its parent: nothing committed")
         summaries.append(summary)
     return summaries
 
@@ -61,10 +64,16 @@ def add_task(system_uri, task, dataset, splits=None, data_dir=None, generations=
                        progress, author)
 
 
-def tasks_to_improve(manifest, max_tasks=1):
+def tasks_to_improve(system_uri, max_tasks=1):
     """Tasks to revisit: those least recently revisited first (never = first of all)."""
+    from munet.store import records
+    from munet.store.repository import SystemStore
+
+    store = SystemStore(system_uri)
+    manifest = store.load()
+
     def last_visit(name):
-        record = manifest.tasks[name]
-        return (record.get("last_generation") or {}).get("at", "")
+        attempt = records.read(store.storage, records.attempt_key(name)) or {}
+        return attempt.get("at", "")
 
     return sorted(manifest.tasks, key=lambda name: (last_visit(name), name))[:max_tasks]

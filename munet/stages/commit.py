@@ -1,6 +1,8 @@
 """Stage 5, system commit: add a generation's improved candidates to the task's
 population, make its best model active and commit a new system version.
 
+Only improvements are committed: a generation none of whose candidates beat its
+parent leaves the system as it is (its candidates stay in the store, unreferenced).
 The change is re-applied on the newest head if another writer committed first, and
 a generation is committed at most once (the task records the generations it has).
 Candidates whose training or evaluation failed are skipped, not fatal.
@@ -45,6 +47,8 @@ def commit_generation(system_uri, generation_id, author=None):
         record = manifest.tasks.get(task)
         if record and generation_id in record["committed_generations"]:
             return None
+        if not any(evaluation["improved"] for _, _, evaluation in finished):
+            return None  # Nothing beat its parent: no new version.
         if record is None:
             record = manifest.tasks[task] = {
                 **{k: task_spec[k] for k in TASK_SPEC_KEYS},
@@ -87,12 +91,16 @@ def commit_generation(system_uri, generation_id, author=None):
         return manifest
 
     manifest = store.commit(change, f"{task}: commit generation {generation_id}", author)
+    records.write(store.storage, records.attempt_key(task),
+                  {"generation": generation_id, "at": utc_now()})
     record = manifest.tasks.get(task, {})
+    active = record.get("active")
     return {
         "version": manifest.version,
+        "committed": generation_id in record.get("committed_generations", []),
         "task": task,
         "generation": generation_id,
-        "active": record.get("active"),
-        "score": manifest.model(record["active"])["metrics"]["score"] if record.get("active") else None,
+        "active": active,
+        "score": manifest.model(active)["metrics"]["score"] if active else None,
         "failed": failed,
     }

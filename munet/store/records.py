@@ -1,6 +1,7 @@
 """Small JSON records kept next to the versions: ingestion, generations, candidates.
 
   tasks/<task>/ingest.json               the task's dataset spec and splits
+  tasks/<task>/last_attempt.json         the task's latest generation, committed or not
   generations/<generation>.json          task, base version, budget, candidate ids
   candidates/<candidate>/spec.json       parent, mutations, hyperparameters, slots
   candidates/<candidate>/result.json     trained components (blob digests), curves
@@ -14,6 +15,10 @@ from munet.errors import CorruptManifestError
 
 def ingest_key(task):
     return f"tasks/{task}/ingest.json"
+
+
+def attempt_key(task):
+    return f"tasks/{task}/last_attempt.json"
 
 
 def generation_key(generation_id):

@@ -1,0 +1,38 @@
+"""What every component's command line shares: common flags, JSON output, errors."""
+
+import argparse
+import json
+import os
+import sys
+
+from munet.errors import MunetError
+
+
+def parser(description):
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--system", default=os.environ.get("MUNET_SYSTEM_URI"), required=
+                   "MUNET_SYSTEM_URI" not in os.environ,
+                   help="system URI (default: $MUNET_SYSTEM_URI)")
+    p.add_argument("--xcom-file", help="also write the JSON result to this file")
+    return p
+
+
+def emit(result, xcom_file=None):
+    text = json.dumps(result, sort_keys=True)
+    if xcom_file:
+        os.makedirs(os.path.dirname(os.path.abspath(xcom_file)), exist_ok=True)
+        with open(xcom_file, "w") as f:
+            f.write(text)
+    print(text, flush=True)
+
+
+def main(run, build_parser, argv=None):
+    """Parses arguments, runs `run(args)`, prints its JSON result; exit 2 on bad input."""
+    args = build_parser().parse_args(argv)
+    try:
+        result = run(args)
+    except MunetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    emit(result, args.xcom_file)
+    return 0

@@ -1,0 +1,49 @@
+"""Component 2, candidate generation: sample parents, mutate them, record candidate specs.
+Returns the candidate ids (an empty list when there is nothing to generate).
+
+The generation is named by --generation, or by --task, --run-id and --index (the
+orchestrator's run): generation --index is skipped (empty list) when it is not below
+--generations, so a DAG can hold a fixed number of generation slots.
+"""
+
+import sys
+
+from components import cli
+from munet.names import generation_id
+from munet.stages.generate import Budget, generate_candidates
+
+
+def run(system_uri, task, generation, num_candidates=4, steps_per_validation=50,
+        num_validations=3, batch_size=64, max_validation_examples=2000, seed=0):
+    budget = Budget(num_candidates, steps_per_validation, num_validations, batch_size,
+                    max_validation_examples)
+    return generate_candidates(system_uri, task, generation, budget, seed)
+
+
+def build_parser():
+    p = cli.parser(__doc__)
+    p.add_argument("--task", required=True, help="task name ('' = nothing to do)")
+    p.add_argument("--generation", help="generation id (default: from run id and index)")
+    p.add_argument("--run-id")
+    p.add_argument("--index", type=int, default=0)
+    p.add_argument("--generations", type=int, default=1)
+    p.add_argument("--candidates", type=int, default=4)
+    p.add_argument("--steps-per-validation", type=int, default=50)
+    p.add_argument("--validations", type=int, default=3)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--max-validation-examples", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def run_args(args):
+    if not args.task or args.index >= args.generations:
+        return []
+    generation = args.generation or generation_id(args.task, args.run_id, args.index)
+    return run(args.system, args.task, generation, args.candidates, args.steps_per_validation,
+               args.validations, args.batch_size, args.max_validation_examples,
+               args.seed + args.index)
+
+
+if __name__ == "__main__":
+    sys.exit(cli.main(run_args, build_parser))

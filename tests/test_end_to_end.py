@@ -1,0 +1,126 @@
+"""Real data, real training (tiny budgets), from an empty store: the guarantees of the
+growing system. One module-scoped system is grown once and inspected by each test."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from munet import system
+from munet.errors import CorruptBlobError, EmptyDatasetError, InvalidInputError
+from munet.errors import UnknownDatasetError
+from munet.model.root import RootConfig
+from munet.stages import chain
+from munet.stages.generate import Budget
+from munet.store.repository import SystemStore
+
+pytestmark = pytest.mark.slow
+
+BUDGET = Budget(num_candidates=2, steps_per_validation=60, num_validations=2, batch_size=64,
+                max_validation_examples=1000)
+ROOT = RootConfig(width=48, depth=3, num_heads=3, mlp_dim=96)
+
+
+@pytest.fixture(scope="module")
+def grown(tmp_path_factory, tfds_dir):
+    """fashion_mnist first (A), its test logits, then digits (B) and mnist (C), B improved."""
+    uri = str(tmp_path_factory.mktemp("system"))
+    system.init_system(uri, ROOT)
+    chain.add_task(uri, "fashion", "fashion_mnist", data_dir=tfds_dir, budget=BUDGET)
+    before = system.evaluate_task(uri, "fashion")
+    version_a = SystemStore(uri).head_version()
+    chain.add_task(uri, "digits", "digits", data_dir=tfds_dir, budget=BUDGET, seed=1)
+    chain.add_task(uri, "mnist", "mnist", data_dir=tfds_dir, budget=BUDGET, seed=2)
+    chain.evolve_task(uri, "digits", budget=BUDGET, seed=3)
+    return {"uri": uri, "before": before, "version_a": version_a}
+
+
+def test_tasks_reach_accuracy_far_above_chance(grown):
+    info = system.status(grown["uri"])
+    print(json.dumps(info["tasks"], indent=1))
+    for name in ("fashion", "digits", "mnist"):
+        assert info["tasks"][name]["test_accuracy"] > 0.5, name  # Chance is 0.1.
+
+
+def test_later_tasks_reuse_components_of_earlier_ones(grown):
+    manifest = SystemStore(grown["uri"]).load()
+    users = manifest.component_users()
+    shared = {cid: tasks for cid, tasks in users.items() if len(tasks) > 1}
+    print("shared components:", shared)
+    assert shared, "a later task should share at least one component with an earlier one"
+    for cid, tasks in shared.items():
+        created_by = manifest.components[cid]["created_by"]
+        assert created_by in tasks  # Shared components belong to one task's path...
+        assert cid.split(":")[0] in manifest.models or cid.startswith("root:")
+
+
+def test_adding_and_improving_other_tasks_never_changes_a_task_bit_for_bit(grown):
+    accuracy, logits, labels = system.evaluate_task(grown["uri"], "fashion")
+    before_accuracy, before_logits, before_labels = grown["before"]
+    assert SystemStore(grown["uri"]).head_version() > grown["version_a"] + 2
+    assert np.array_equal(labels, before_labels)
+    assert logits.dtype == before_logits.dtype and np.array_equal(logits, before_logits)
+    assert accuracy == before_accuracy
+
+
+def test_cli_status_and_logits_from_outside(grown, tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    run = [sys.executable, "-m", "munet", "--system", grown["uri"]]
+    out = subprocess.run(run + ["status", "--json"], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert set(json.loads(out.stdout)["tasks"]) == {"fashion", "digits", "mnist"}
+    path = tmp_path / "fashion.npy"
+    out = subprocess.run(run + ["evaluate", "--task", "fashion", "--logits", str(path)],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert np.array_equal(np.load(path), grown["before"][1])  # Same bits in a new process.
+
+
+def _snapshot(uri):
+    files = []
+    for folder, _, names in os.walk(uri):
+        files += [os.path.join(folder, n) for n in names]
+    return {f: os.path.getmtime(f) for f in files}
+
+
+@pytest.mark.parametrize("task,dataset,splits,error,words", [
+    ("new", "no_such_dataset_xyz", None, UnknownDatasetError, "no builder"),
+    ("../evil", "digits", None, InvalidInputError, "Invalid task name"),
+    ("", "digits", None, InvalidInputError, "Invalid task name"),
+    ("a/b", "digits", None, InvalidInputError, "Invalid task name"),
+    ("new", "digits", {"validation": "train[:0]"}, EmptyDatasetError, "holds no examples"),
+    ("fashion", "digits", None, InvalidInputError, "already exists"),
+])
+def test_bad_input_is_refused_clearly_and_changes_nothing(grown, task, dataset, splits, error,
+                                                          words):
+    before = _snapshot(grown["uri"])
+    with pytest.raises(error, match=words) as raised:
+        chain.add_task(grown["uri"], task, dataset, splits=splits, budget=BUDGET)
+    assert "Fix" in str(raised.value) or "Did you mean" in str(raised.value) or \
+        "Expected" in str(raised.value) or "expected" in str(raised.value)
+    assert _snapshot(grown["uri"]) == before
+
+
+def test_a_flipped_byte_in_a_blob_is_caught_and_loses_nothing(grown, tmp_path):
+    import shutil
+
+    uri = str(tmp_path / "copy")
+    shutil.copytree(grown["uri"], uri)
+    manifest = SystemStore(uri).load()
+    cid = manifest.active_components(manifest.active_model("digits"))[-1]
+    blob = manifest.components[cid]["blob"]
+    path = os.path.join(uri, "blobs", "sha256", blob[:2], blob + ".safetensors")
+    data = bytearray(open(path, "rb").read())
+    data[len(data) // 2] ^= 0xFF
+    open(path, "wb").write(bytes(data))
+    with pytest.raises(CorruptBlobError, match=cid):
+        system.evaluate_task(uri, "digits")
+    version = SystemStore(uri).head_version()
+    with pytest.raises(CorruptBlobError):
+        chain.evolve_task(uri, "digits", budget=BUDGET, seed=9)
+    assert SystemStore(uri).head_version() == version  # Nothing committed.
+    accuracy, logits, _ = system.evaluate_task(uri, "fashion")  # Others still load.
+    assert np.array_equal(logits, grown["before"][1])
