@@ -1,11 +1,33 @@
 """Shared fixtures. Real data is prepared once per test session in a temp TFDS dir."""
 
 import os
+import subprocess
+import sys
+import tempfile
 
 import pytest
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DAGS = os.path.join(REPO, "dags")
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# Airflow reads its configuration when first imported: point it at a private home
+# (SQLite DB, this repo's dags/) before any test module imports it.
+os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="munet-airflow-")
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = DAGS
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
+os.environ.pop("MUNET_EXECUTION_MODE", None)
+sys.path.insert(0, DAGS)  # As Airflow does for the DAG files' own imports.
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """A migrated Airflow metadata DB (SQLite) for DAG runs."""
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True,
+                   capture_output=True, env=dict(os.environ))
+    return os.environ["AIRFLOW_HOME"]
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,10 @@ from munet.store.repository import SystemStore
 
 pytestmark = pytest.mark.slow
 
+# The first task gets the larger budget, as a first task would: later tasks then find
+# trained features worth reusing. The others get a small one.
+FIRST = Budget(num_candidates=2, steps_per_validation=150, num_validations=2, batch_size=64,
+               max_validation_examples=1000)
 BUDGET = Budget(num_candidates=2, steps_per_validation=60, num_validations=2, batch_size=64,
                 max_validation_examples=1000)
 ROOT = RootConfig(width=48, depth=3, num_heads=3, mlp_dim=96)
@@ -29,7 +33,7 @@ def grown(tmp_path_factory, tfds_dir):
     """fashion_mnist first (A), its test logits, then digits (B) and mnist (C), B improved."""
     uri = str(tmp_path_factory.mktemp("system"))
     system.init_system(uri, ROOT)
-    chain.add_task(uri, "fashion", "fashion_mnist", data_dir=tfds_dir, budget=BUDGET)
+    chain.add_task(uri, "fashion", "fashion_mnist", data_dir=tfds_dir, budget=FIRST)
     before = system.evaluate_task(uri, "fashion")
     version_a = SystemStore(uri).head_version()
     chain.add_task(uri, "digits", "digits", data_dir=tfds_dir, budget=BUDGET, seed=1)
