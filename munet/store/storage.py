@@ -43,6 +43,9 @@ def gcs_options_from_env():
     if endpoint:
         options["endpoint_url"] = endpoint
         options.setdefault("token", "anon")
+        # gcsfs's bucket-type probe speaks gRPC over TLS, which emulators do not: it
+        # would wait 60 s per bucket. Takes effect if gcsfs is not imported yet.
+        os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
     if project:
         options["project"] = project
     return options
