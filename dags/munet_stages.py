@@ -17,6 +17,7 @@ Other settings (environment of the scheduler and workers):
   MUNET_DOCKER_URL        Docker API socket (default unix:///var/run/docker.sock)
   MUNET_DOCKER_MOUNTS     host:container[,host:container] bind mounts (store, data)
   MUNET_K8S_NAMESPACE     namespace of the pods (default munet)
+  MUNET_K8S_CONFIG_FILE   kubeconfig to use instead of in-cluster / the default one
 """
 
 import datetime
@@ -47,6 +48,7 @@ def settings():
         "tpu_topology": env.get("MUNET_TPU_TOPOLOGY", "2x2"),
         "tpu_chips": env.get("MUNET_TPU_CHIPS", "4"),
         "namespace": env.get("MUNET_K8S_NAMESPACE", "munet"),
+        "kube_config": env.get("MUNET_K8S_CONFIG_FILE", ""),
         "training_pool": env.get("MUNET_TRAINING_POOL", "default_pool"),
         "docker_url": env.get("MUNET_DOCKER_URL", "unix:///var/run/docker.sock"),
         "docker_mounts": env.get("MUNET_DOCKER_MOUNTS", ""),
@@ -142,6 +144,8 @@ def stage_operator(module, task_id, arguments=None, mapped_arguments=None, **kwa
                   image=config["image"], cmds=["python", "-m", f"components.{module}"],
                   env_vars=_environment(config), do_xcom_push=True,
                   get_logs=True, on_finish_action="delete_succeeded_pod", **kwargs)
+    if config["kube_config"]:
+        common["config_file"] = config["kube_config"]
     common.update(_kubernetes_resources(module, config))
     if mapped_arguments is not None:
         return KubernetesPodOperator.partial(**common).expand(
@@ -192,6 +196,8 @@ def generation_chain(index, task_name, budget, upstream=None, prefix=""):
     system = "{{ params.system_uri }}"
     identity = ["--system", system, "--task", task_name, "--run-id", "{{ run_id }}",
                 "--index", str(index)]
+    # NONE_FAILED: a generation slot after an unused (skipped) one still runs, so the
+    # next task of the nightly run is reached; after a failure nothing runs.
     generate = stage_operator("generation", f"{prefix}generate_{index}", identity + [
         "--generations", budget["generations"],
         "--candidates", budget["candidates"],
@@ -199,7 +205,7 @@ def generation_chain(index, task_name, budget, upstream=None, prefix=""):
         "--validations", budget["validations"],
         "--batch-size", budget["batch_size"],
         "--seed", budget["seed"],
-    ])
+    ], trigger_rule=TriggerRule.NONE_FAILED)
     arguments = candidate_arguments.override(task_id=f"{prefix}candidates_{index}")(
         generate.output, system)
     train = stage_operator("training", f"{prefix}train_{index}", mapped_arguments=arguments,

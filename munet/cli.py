@@ -79,7 +79,7 @@ def cmd_init(args):
 
     root = RootConfig(image_size=args.image_size, patch_size=args.patch_size, width=args.width,
                       depth=args.depth, num_heads=args.num_heads, mlp_dim=args.mlp_dim,
-                      locked=args.locked_root, seed=args.seed)
+                      locked=not args.trainable_root, seed=args.seed)
     manifest = init_system(args.system, root, args.scale_factor, args.max_population)
     print(f"Created system {args.system} (version 1): root ViT with "
           f"{manifest.root_params():,} params, {len(manifest.components)} components.")
@@ -180,8 +180,9 @@ def build_parser():
     p.add_argument("--num-heads", type=int, default=4)
     p.add_argument("--mlp-dim", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--locked-root", action="store_true",
-                   help="never train the root's own weights (for a pretrained root)")
+    p.add_argument("--trainable-root", action="store_true",
+                   help="let children of the root train all of it (from scratch) instead "
+                        "of keeping the root frozen and training clones of its components")
     p.add_argument("--scale-factor", type=float, default=1.0,
                    help="size penalty s in score = accuracy * s^(params/root params)")
     p.add_argument("--max-population", type=int, default=8)

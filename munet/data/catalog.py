@@ -95,9 +95,10 @@ def _open_prepared_tfds(dataset, data_dir):
         close = difflib.get_close_matches(dataset, known, n=3)
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
         raise UnknownDatasetError(
-            f"Unknown dataset {dataset!r}: TFDS has no builder of that name.{hint} Offline "
-            f"datasets munet can prepare on this machine: {', '.join(CATALOG)}; or use "
-            "'folder:/path/to/images' with one sub-folder per class."
+            f"Unknown dataset {dataset!r}: TFDS has no builder of that name.{hint} Fix: use "
+            f"a TFDS name, an offline dataset munet can prepare on this machine "
+            f"({', '.join(CATALOG)}), or 'folder:/path/to/images' with one sub-folder per "
+            "class."
         ) from None
     if not builder.is_prepared():
         raise UnknownDatasetError(

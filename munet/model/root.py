@@ -16,9 +16,10 @@ class RootConfig:
         depth: number of encoder blocks.
         num_heads: attention heads; must divide width.
         mlp_dim: hidden size of each block's MLP.
-        locked: whether tasks must leave the root's own weights frozen (clone them
-            to train). True suits a pretrained root; a random root is left
-            unlocked so the first task trains it, as training from scratch would.
+        locked: whether the root's own weights stay frozen, as in the papers: a
+            task trains copies (clones) of root components, never the root itself,
+            and every task can build on the same frozen components. False lets the
+            children of the root train all of it, i.e. from scratch.
         seed: seed of the root's random initialisation.
     """
 
@@ -28,7 +29,7 @@ class RootConfig:
     depth: int = 4
     num_heads: int = 4
     mlp_dim: int = 128
-    locked: bool = False
+    locked: bool = True
     seed: int = 0
 
     def validate(self):

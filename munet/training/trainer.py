@@ -83,7 +83,11 @@ def predict_logits(model, data):
     """
     import tensorflow as tf
 
-    forward = tf.function(lambda images: model(images, training=False), reduce_retracing=True)
+    forward = getattr(model, "_munet_forward", None)
+    if forward is None:  # One traced function per model, reused across splits.
+        forward = tf.function(lambda images: model(images, training=False),
+                              reduce_retracing=True)
+        model._munet_forward = forward
     logits, labels = [], []
     for images, batch_labels in data:
         logits.append(np.asarray(forward(images)))

@@ -125,3 +125,34 @@ def test_stages_killed_mid_way_and_retried_commit_once(system_uri, tfds_dir):
     store = SystemStore(system_uri)
     assert store.head_version() == 2  # Exactly one commit of the generation.
     assert store.load().tasks["digits"]["committed_generations"] == [generation_id]
+
+
+def test_a_failed_candidate_does_not_fail_its_generation(system_uri, tfds_dir):
+    import datetime
+
+    from munet.names import generation_id
+    from munet.stages.generate import Budget, generate_candidates
+    from munet.stages.ingest import ingest_task
+
+    when = datetime.datetime(2026, 1, 2, tzinfo=datetime.timezone.utc)
+    run_id = f"manual__{when.isoformat()}"  # What dag.test names a run at this date.
+    ingest_task(system_uri, "digits", "digits", data_dir=tfds_dir)
+    generation = generation_id("digits", run_id, 0)
+    candidates = generate_candidates(system_uri, "digits", generation, Budget(2, 25, 2, 32))
+    storage = SystemStore(system_uri).storage
+    key = records.candidate_key(candidates[1], "spec")
+    spec = records.read(storage, key)
+    spec["slots"]["encoder_block_0"] = {"source": "clone", "component": "no:such:component"}
+    records.write(storage, key, spec)  # This candidate's training will fail.
+
+    run = get_dag("munet_add_task").test(logical_date=when, run_after=when, run_conf={
+        "task": "digits", "dataset": "digits", "generations": 1, "system_uri": system_uri,
+        **TINY})
+    assert run.run_id == run_id
+    states = {(ti.task_id, ti.map_index): ti.state for ti in run.get_task_instances()}
+    assert states[("train_0", 1)] == "failed" and states[("train_0", 0)] == "success"
+    assert states[("commit_0", -1)] == "success"
+    assert run.state == "success"
+    manifest = SystemStore(system_uri).load()
+    assert manifest.tasks["digits"]["population"] == [candidates[0]]
+    assert manifest.tasks["digits"]["last_generation"]["failed"] == [candidates[1]]

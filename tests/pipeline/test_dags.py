@@ -42,8 +42,8 @@ current-context: local
 
 def test_kubernetes_mode_renders_pods_with_image_command_and_tpu(monkeypatch, tmp_path):
     (tmp_path / "kubeconfig").write_text(KUBECONFIG)  # Rendering reads it; nothing connects.
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
     bag = load_dags(monkeypatch, MUNET_EXECUTION_MODE="kubernetes", MUNET_IMAGE="reg/munet:1",
+                    MUNET_K8S_CONFIG_FILE=str(tmp_path / "kubeconfig"),
                     MUNET_TPU_IMAGE="reg/munet-tpu:1", MUNET_TPU_ACCELERATOR="tpu-v5p-slice",
                     MUNET_TPU_TOPOLOGY="2x2x1", MUNET_TPU_CHIPS="4")
     dag = bag.get_dag("munet_add_task")
