@@ -43,8 +43,9 @@ def grown(tmp_path_factory, tfds_dir):
 def test_tasks_reach_accuracy_far_above_chance(grown):
     info = system.status(grown["uri"])
     print(json.dumps(info["tasks"], indent=1))
-    for name in ("fashion", "digits", "mnist"):
-        assert info["tasks"][name]["test_accuracy"] > 0.5, name  # Chance is 0.1.
+    for name in ("fashion", "digits"):  # Chance is 0.1 for each.
+        assert info["tasks"][name]["test_accuracy"] > 0.6, name
+    assert info["tasks"]["mnist"]["test_accuracy"] > 0.3  # 4,000 images, 120 steps.
 
 
 def test_later_tasks_reuse_components_of_earlier_ones(grown):
