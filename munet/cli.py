@@ -9,7 +9,7 @@ import json
 import os
 import sys
 
-from munet.errors import MunetError
+from munet.errors import InvalidInputError, MunetError
 
 DEFAULT_SYSTEM = os.environ.get("MUNET_SYSTEM_URI", "./var/system")
 
@@ -45,8 +45,6 @@ def _budget(args):
     from munet.stages.generate import Budget
 
     if args.generations < 1:
-        from munet.errors import InvalidInputError
-
         raise InvalidInputError(
             f"--generations must be a positive integer; received {args.generations}."
         )
@@ -60,8 +58,6 @@ def _budget(args):
 
 
 def _parse_splits(pairs):
-    from munet.errors import InvalidInputError
-
     splits = {}
     for pair in pairs or []:
         role, sep, expression = pair.partition("=")
@@ -102,8 +98,6 @@ def cmd_improve(args):
     tasks = args.task or tasks_to_improve(args.system, args.max_tasks)
     for task in tasks:
         if task not in manifest.tasks:
-            from munet.errors import InvalidInputError
-
             raise InvalidInputError(
                 f"Unknown task {task!r}; tasks in {args.system}: {sorted(manifest.tasks)}."
             )
@@ -117,6 +111,9 @@ def _print_task_line(system_uri, task, version):
     from munet.system import status
 
     info = status(system_uri, version)["tasks"][task]
+    if info["active_model"] is None:
+        print(f"{task}: no model yet (no candidate finished), system version {version}")
+        return
     print(f"{task}: validation {info['validation_accuracy']:.4f}, test "
           f"{info['test_accuracy']:.4f}, {info['path_params']:,} params "
           f"({info['components_owned']} own / {info['components_shared']} shared components), "

@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from munet.errors import InvalidInputError
+from munet.errors import InvalidInputError, StoreExistsError
 from munet.evolution import hyperparameters
 from munet.evolution.population import DEFAULT_SETTINGS
 from munet.store.manifest import ROOT_MODEL_ID, slot_order
@@ -23,8 +23,6 @@ def init_system(system_uri, root=None, scale_factor=1.0, max_population=8, autho
         )
     store = SystemStore(system_uri)
     if store.exists():
-        from munet.errors import StoreExistsError
-
         raise StoreExistsError(
             f"A munet system already exists at {system_uri!r}. Fix: use it as it is "
             "(`munet status`), or pick another URI for a new system."
@@ -102,7 +100,6 @@ def status(system_uri, version=None):
             "generations": len(record["committed_generations"]),
             "last_improved_at": record.get("last_improved_at"),
         }
-    active_ids = {cid for cid, u in users.items()}
     shared_components = sorted(cid for cid, u in users.items() if len(u) > 1)
     return {
         "uri": system_uri,
@@ -111,7 +108,7 @@ def status(system_uri, version=None):
         "created_at": manifest.data.get("created_at"),
         "message": manifest.data.get("message"),
         "root_params": root_params,
-        "system_params": sum(manifest.components[c]["num_params"] for c in active_ids),
+        "system_params": sum(manifest.components[c]["num_params"] for c in users),
         "tasks": tasks,
         "shared_components": {cid: sorted(users[cid]) for cid in shared_components},
     }

@@ -8,6 +8,7 @@ a generation is committed at most once (the task records the generations it has)
 Candidates whose training or evaluation failed are skipped, not fatal.
 """
 
+from munet.errors import InvalidInputError
 from munet.evolution import population
 from munet.names import check_name
 from munet.store import records
@@ -23,8 +24,6 @@ def commit_generation(system_uri, generation_id, author=None):
     store = SystemStore(system_uri)
     generation = records.read(store.storage, records.generation_key(generation_id))
     if generation is None:
-        from munet.errors import InvalidInputError
-
         raise InvalidInputError(
             f"Unknown generation {generation_id!r} in {system_uri!r}. Fix: pass an id given "
             "to the generation stage."
