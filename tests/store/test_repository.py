@@ -117,3 +117,31 @@ def test_sigkill_at_random_moments_never_breaks_the_store(tmp_path):
             assert store.blobs.get(digest)[0].shape == (64, 64), key
         committed = manifest.version - 1
     assert committed > 25  # The kills landed mid-run, after some commits.
+
+
+def test_fsspec_stores_use_exclusive_creates_so_concurrent_commits_lose_nothing():
+    """The code path of gs:// stores (fsspec pipe_file mode='create'), on memory://."""
+    import threading
+
+    uri = "memory://munet-cas-test"
+    empty_system(uri)
+    errors = []
+
+    def writer(name):
+        try:
+            store = SystemStore(uri)
+            for index in range(10):
+                store.commit(add_entry(f"{name}-{index}"), f"{name} {index}")
+        except Exception as error:  # Reported below: the assertion names it.
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(f"t{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    manifest = SystemStore(uri).load()
+    assert manifest.version == 41
+    assert len(manifest.data["entries"]) == 40
+    assert not SystemStore(uri).storage.create_exclusive("versions/00000002.json", b"{}")
