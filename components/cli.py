@@ -10,8 +10,8 @@ from munet.errors import MunetError
 
 def parser(description):
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--system", default=os.environ.get("MUNET_SYSTEM_URI"), required=
-                   "MUNET_SYSTEM_URI" not in os.environ,
+    default = os.environ.get("MUNET_SYSTEM_URI")
+    p.add_argument("--system", default=default, required=default is None,
                    help="system URI (default: $MUNET_SYSTEM_URI)")
     p.add_argument("--xcom-file", help="also write the JSON result to this file")
     return p

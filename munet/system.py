@@ -5,7 +5,7 @@ import dataclasses
 from munet.errors import InvalidInputError, StoreExistsError
 from munet.evolution import hyperparameters
 from munet.evolution.population import DEFAULT_SETTINGS
-from munet.store.manifest import ROOT_MODEL_ID, slot_order
+from munet.store.manifest import ROOT_MODEL_ID
 from munet.store.repository import SystemStore
 
 ROOT_KINDS = ("patch_embedding", "position_embedding", "encoder_block", "final_norm")
@@ -131,16 +131,11 @@ def evaluate_task(system_uri, task, split="test", version=None, batch_size=256):
         )
     from munet.data import pipeline
     from munet.model.paths import model_for_path
-    from munet.training.trainer import predict_logits
+    from munet.training.trainer import accuracy, predict_logits
 
     model = manifest.model(record["active"])
     keras_model = model_for_path(store, manifest, record["active"])
     data = pipeline.evaluation_input(record, record["splits"][split], model["hparams"], batch_size)
     logits, labels = predict_logits(keras_model, data)
-    return float((logits.argmax(axis=1) == labels).mean()), logits, labels
+    return accuracy(logits, labels), logits, labels
 
-
-def describe_path(manifest, model_id):
-    """Slot -> component id of a model's active path, input to output."""
-    model = manifest.model(model_id)
-    return [(slot, model["slots"][slot]) for slot in slot_order(model)]

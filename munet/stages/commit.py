@@ -84,9 +84,8 @@ def commit_generation(system_uri, generation_id, author=None):
             "added": added,
             "active_changed": record["active"] != previous,
         }
-        if record["active"] != previous:
+        if record["active"] != previous or "last_improved_at" not in record:
             record["last_improved_at"] = utc_now()
-        record.setdefault("last_improved_at", utc_now())
         return manifest
 
     manifest = store.commit(change, f"{task}: commit generation {generation_id}", author)

@@ -12,10 +12,9 @@ from munet.store.repository import SystemStore
 
 
 def accuracy(model, data):
-    from munet.training.trainer import predict_logits
+    from munet.training import trainer
 
-    logits, labels = predict_logits(model, data)
-    return float((logits.argmax(axis=1) == labels).mean())
+    return trainer.accuracy(*trainer.predict_logits(model, data))
 
 
 def evaluate_candidate(system_uri, candidate_id):

@@ -7,6 +7,7 @@ import time
 
 from munet.errors import InvalidInputError
 from munet.model.assembly import count_params
+from munet.model.root import slot_kind
 from munet.store import records
 from munet.store.repository import SystemStore
 
@@ -67,7 +68,7 @@ def train_candidate(system_uri, candidate_id, accelerator="auto", progress=None)
     for slot, weights in outcome.pop("best_weights").items():
         source = spec["slots"][slot]
         components[slot] = {
-            "kind": source.get("kind") or _kind_of(manifest, source),
+            "kind": slot_kind(slot),
             "config": source.get("config") or manifest.components[source["component"]]["config"],
             "blob": store.blobs.put(weights),
             "num_params": count_params(weights),
@@ -83,6 +84,3 @@ def train_candidate(system_uri, candidate_id, accelerator="auto", progress=None)
     records.write(store.storage, key, result)
     return result
 
-
-def _kind_of(manifest, source):
-    return manifest.components[source["component"]]["kind"]

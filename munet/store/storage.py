@@ -109,12 +109,6 @@ class LocalStorage:
             return []
         return sorted(n for n in os.listdir(folder) if not n.startswith(".tmp-"))
 
-    def size(self, prefix=""):
-        total = 0
-        for folder, _, files in os.walk(self._path(prefix) if prefix else self.root):
-            total += sum(os.path.getsize(os.path.join(folder, f)) for f in files)
-        return total
-
 
 class FsspecStorage:
     """Any fsspec filesystem; on Google Cloud Storage through gcsfs.
@@ -172,7 +166,3 @@ class FsspecStorage:
         except FileNotFoundError:
             return []
         return sorted(e.rstrip("/").rsplit("/", 1)[-1] for e in entries)
-
-    def size(self, prefix=""):
-        return self.fs.du(self._path(prefix) if prefix else self.root)
-

@@ -75,6 +75,11 @@ def train(model, trainable_layers, train_data, validation_data, hparams, steps_p
     }
 
 
+def accuracy(logits, labels):
+    """Top-1 accuracy of logits against integer labels."""
+    return float((logits.argmax(axis=1) == labels).mean())
+
+
 def predict_logits(model, data):
     """Logits for every example of `data` (a batched dataset of (image, label)).
 
