@@ -85,8 +85,8 @@ def cmd_add_task(args):
     from munet.stages.chain import add_task
 
     summaries = add_task(args.system, args.task, args.dataset, _parse_splits(args.split),
-                         args.data_dir, args.generations, _budget(args), args.seed,
-                         args.accelerator, _progress)
+                         args.data_dir, args.generations, _budget(args), seed=args.seed,
+                         accelerator=args.accelerator, progress=_progress)
     _print_task_line(args.system, args.task, summaries[-1]["version"])
 
 

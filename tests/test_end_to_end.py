@@ -31,12 +31,16 @@ def grown(tmp_path_factory, tfds_dir):
     """fashion_mnist first (A), its test logits, then digits (B) and mnist (C), B improved."""
     uri = str(tmp_path_factory.mktemp("system"))
     system.init_system(uri, ROOT)
-    chain.add_task(uri, "fashion", "fashion_mnist", data_dir=tfds_dir, budget=FIRST)
+    # Fixed run ids make the mutations (drawn from the generation id) the same on every run.
+    chain.add_task(uri, "fashion", "fashion_mnist", data_dir=tfds_dir, budget=FIRST,
+                   run_id="e2e")
     before = system.evaluate_task(uri, "fashion")
     version_a = SystemStore(uri).head_version()
-    chain.add_task(uri, "digits", "digits", data_dir=tfds_dir, budget=BUDGET, seed=1)
-    chain.add_task(uri, "mnist", "mnist", data_dir=tfds_dir, budget=BUDGET, seed=2)
-    chain.evolve_task(uri, "digits", budget=BUDGET, seed=3)
+    chain.add_task(uri, "digits", "digits", data_dir=tfds_dir, budget=BUDGET, seed=1,
+                   run_id="e2e")
+    chain.add_task(uri, "mnist", "mnist", data_dir=tfds_dir, budget=BUDGET, seed=2,
+                   run_id="e2e")
+    chain.evolve_task(uri, "digits", budget=BUDGET, seed=3, run_id="e2e-improve")
     return {"uri": uri, "before": before, "version_a": version_a}
 
 
