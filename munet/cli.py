@@ -1,4 +1,4 @@
-"""The `munet` command line: init, add-task, improve, status, evaluate.
+"""The `munet` command line: init, add-task, improve, status, evaluate, show, sync-mlflow, ui.
 
 TensorFlow is imported only by the commands that train or evaluate, so `munet status`
 and `munet --help` answer quickly.
@@ -161,6 +161,64 @@ def cmd_evaluate(args):
         print(f"Wrote logits {logits.shape} to {args.logits}")
 
 
+def cmd_show(args):
+    from munet.store.repository import SystemStore
+    from munet.tracking import history, pictures, report
+
+    store = SystemStore(args.system)
+    manifests = history.all_versions(store)
+    if args.version:
+        manifests = manifests[:args.version]
+    manifest = manifests[-1]
+    tasks = args.task or sorted(t for t, r in manifest.tasks.items() if r.get("active"))
+    for task in tasks:
+        if task not in manifest.tasks:
+            raise InvalidInputError(
+                f"Unknown task {task!r}; tasks in {args.system} at version "
+                f"{manifest.version}: {sorted(manifest.tasks)}. Fix: pass one of those.")
+    print(pictures.system_text(manifest))
+    chains = {task: history.lineage(store, manifest.tasks[task]["active"]) for task in tasks}
+    for task, chain in chains.items():
+        print(f"\nLineage of {task}'s active model:\n{pictures.lineage_text(chain)}")
+    summary = report.continual_learning_report(store, manifests)
+    print("\n" + report.report_markdown(summary))
+    if args.out:
+        from munet.store import records
+
+        os.makedirs(args.out, exist_ok=True)
+        written = [pictures.draw_system(manifest, os.path.join(args.out, "system.png"))]
+        for task, chain in chains.items():
+            metrics = {spec["candidate"]: records.read(
+                store.storage, records.candidate_key(spec["candidate"], "evaluation"))
+                for spec in chain}
+            written.append(pictures.draw_lineage(
+                chain, metrics, os.path.join(args.out, f"lineage-{task}.png")))
+        path = os.path.join(args.out, "continual_learning.json")
+        with open(path, "w") as handle:
+            json.dump(summary, handle, indent=1, sort_keys=True)
+        written.append(path)
+        print("Wrote " + ", ".join(written))
+
+
+def cmd_sync_mlflow(args):
+    from munet.tracking import mlflow_records
+
+    outcome = mlflow_records.sync(args.system, progress=_progress)
+    print(f"MLflow {outcome['tracking_uri']} (experiment {outcome['experiment_id']}): "
+          f"mirrored {len(outcome['mirrored'])} generation(s), "
+          f"{outcome['already_mirrored']} already there.")
+
+
+def cmd_ui(args):
+    from munet.tracking import settings, ui
+
+    uri = settings.tracking_uri()
+    location = settings.artifact_location(uri)
+    destination = location[len("file://"):] if location and location.startswith("file://") \
+        else location
+    return ui.serve(uri, args.port, destination)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="munet", description="Grow one modular multitask ViT, muNet style.")
@@ -214,17 +272,33 @@ def build_parser():
     p.add_argument("--logits", help="write per-example logits to this .npy file")
     p.add_argument("--version", type=int)
     p.set_defaults(run=cmd_evaluate)
+
+    p = sub.add_parser("show", help="the system as task paths, each task's lineage and the "
+                                    "continual-learning report; --out also draws PNGs")
+    p.add_argument("--task", action="append", help="task whose lineage to show (repeatable; "
+                                                    "default: all)")
+    p.add_argument("--version", type=int, help="system version (default: the newest)")
+    p.add_argument("--out", help="folder for system.png, lineage-<task>.png and the report")
+    p.set_defaults(run=cmd_show)
+
+    p = sub.add_parser("sync-mlflow", help="mirror into MLflow every commit it lacks "
+                                           "(back-fill after MLflow was unreachable)")
+    p.set_defaults(run=cmd_sync_mlflow)
+
+    p = sub.add_parser("ui", help="serve the MLflow UI over the tracking store on 127.0.0.1 "
+                                  "($MLFLOW_TRACKING_URI, default sqlite:///./mlflow.db)")
+    p.add_argument("--port", type=int, default=5000)
+    p.set_defaults(run=cmd_ui)
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        args.run(args)
+        return args.run(args) or 0
     except MunetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

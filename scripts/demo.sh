@@ -15,6 +15,8 @@ export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export MUNET_SYSTEM_URI=${MUNET_SYSTEM_URI:-$MUNET_HOME/system}
 export MUNET_TFDS_DATA_DIR=${MUNET_TFDS_DATA_DIR:-$MUNET_HOME/tensorflow_datasets}
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
+# MLflow tracks every commit: a SQLite file and an artifact folder under $MUNET_HOME.
+export MLFLOW_TRACKING_URI=${MLFLOW_TRACKING_URI:-sqlite:///$MUNET_HOME/mlflow.db}
 mkdir -p "$AIRFLOW_HOME" "$MUNET_TFDS_DATA_DIR"
 
 echo "== Airflow metadata DB (SQLite) in $AIRFLOW_HOME"
@@ -47,3 +49,6 @@ add_task digits digits 2 3 50 2
 
 echo "== The system"
 munet --system "$MUNET_SYSTEM_URI" status
+munet --system "$MUNET_SYSTEM_URI" show --out "$MUNET_HOME/pictures" > "$MUNET_HOME/show.txt"
+echo "== Pictures and the continual-learning report: $MUNET_HOME/pictures, $MUNET_HOME/show.txt"
+echo "== Lineage in the MLflow UI: MLFLOW_TRACKING_URI=$MLFLOW_TRACKING_URI $VENV/bin/munet ui"

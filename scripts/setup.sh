@@ -7,11 +7,13 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 
-if [ ! -d /usr/share/datasets/fashion-mnist ]; then
-  echo "== Installing Debian package dataset-fashion-mnist"
+# Debian packages: the Fashion-MNIST files, and headless Chromium for the UI test.
+if [ ! -d /usr/share/datasets/fashion-mnist ] || ! command -v chromium > /dev/null; then
+  echo "== Installing Debian packages dataset-fashion-mnist chromium chromium-driver"
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
   $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q dataset-fashion-mnist
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q dataset-fashion-mnist \
+    chromium chromium-driver > /tmp/munet-apt.log 2>&1 || { tail -20 /tmp/munet-apt.log; exit 1; }
 fi
 
 stamp="$VENV/.munet-installed"

@@ -19,6 +19,11 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = DAGS
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ.pop("MUNET_EXECUTION_MODE", None)
+# Every commit is mirrored into MLflow: into a private SQLite store for the session.
+_MLFLOW_HOME = tempfile.mkdtemp(prefix="munet-mlflow-")
+os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{_MLFLOW_HOME}/mlflow.db"
+os.environ.pop("MUNET_MLFLOW_ARTIFACTS", None)
+os.environ.pop("MUNET_TRACKING", None)
 sys.path.insert(0, DAGS)  # As Airflow does for the DAG files' own imports.
 
 

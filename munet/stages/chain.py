@@ -52,6 +52,10 @@ def evolve_task(system_uri, task, generations=1, budget=None, seed=0, run_id=Non
                            f"{summary['active']} (score {summary['score']:.4f})")
         else:
             _say(progress, f"[{task}] no candidate beat its parent: nothing committed")
+        tracking = summary.get("tracking", {})
+        if not tracking.get("ok", True):
+            _say(progress, f"[{task}] MLflow tracking failed ({tracking['error']}); the "
+                           f"store is complete. Fix: {tracking['fix']}.")
         summaries.append(summary)
     return summaries
 

@@ -18,8 +18,13 @@ TASK_SPEC_KEYS = ("dataset", "tfds_name", "tfds_config", "tfds_version", "data_d
                   "num_classes", "image_shape", "splits", "num_examples")
 
 
-def commit_generation(system_uri, generation_id, author=None):
-    """Commits one generation; returns a summary dict (version, active model, counts)."""
+def commit_generation(system_uri, generation_id, author=None, track=True):
+    """Commits one generation; returns a summary dict (version, active model, counts).
+
+    With `track`, the commit is then mirrored into MLflow (see munet.tracking); a
+    tracking failure never undoes or fails the commit: it is reported in the summary
+    under "tracking" and `munet sync-mlflow` back-fills it later.
+    """
     check_name(generation_id, "generation id")
     store = SystemStore(system_uri)
     generation = records.read(store.storage, records.generation_key(generation_id))
@@ -93,12 +98,36 @@ def commit_generation(system_uri, generation_id, author=None):
                   {"generation": generation_id, "at": utc_now()})
     record = manifest.tasks.get(task, {})
     active = record.get("active")
-    return {
+    committed = generation_id in record.get("committed_generations", [])
+    if not store.storage.exists(records.outcome_key(generation_id)):
+        records.write(store.storage, records.outcome_key(generation_id), {
+            "generation": generation_id, "task": task, "committed": committed,
+            "version": _committing_version(store, manifest, task, generation_id),
+            "at": utc_now()})
+    summary = {
         "version": manifest.version,
-        "committed": generation_id in record.get("committed_generations", []),
+        "committed": committed,
         "task": task,
         "generation": generation_id,
         "active": active,
         "score": manifest.model(active)["metrics"]["score"] if active else None,
         "failed": failed,
     }
+    if track:
+        from munet.tracking.mlflow_records import sync_after_commit
+
+        summary["tracking"] = sync_after_commit(system_uri)
+    return summary
+
+
+def _committing_version(store, head, task, generation_id):
+    """The version that committed `generation_id` (None if it was not committed)."""
+    manifest = head
+    while generation_id in manifest.tasks.get(task, {}).get("committed_generations", []):
+        if manifest.version == 1:
+            return 1
+        previous = store.load(manifest.version - 1)
+        if generation_id not in previous.tasks.get(task, {}).get("committed_generations", []):
+            return manifest.version
+        manifest = previous
+    return None

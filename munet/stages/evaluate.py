@@ -35,6 +35,7 @@ def evaluate_candidate(system_uri, candidate_id):
     budget = generation["budget"]
 
     from munet.data import pipeline
+    from munet.model.flops import path_flops
     from munet.model.paths import model_for_candidate
 
     model, _ = model_for_candidate(store, manifest, spec, trained=result["components"])
@@ -58,6 +59,7 @@ def evaluate_candidate(system_uri, candidate_id):
         "training_best_validation_accuracy": result["best_validation_accuracy"],
         "accounted_params": accounted,
         "path_params": trial.path_params(child),
+        "flops_per_example": path_flops(trial, child),
         "trainable_params": result["trainable_params"],
         "score": candidate_score,
         "parent_score": parent_score,

@@ -9,7 +9,7 @@ from munet.errors import InvalidInputError
 from munet.model.assembly import count_params
 from munet.model.root import slot_kind
 from munet.store import records
-from munet.store.repository import SystemStore
+from munet.store.repository import SystemStore, utc_now
 
 
 def read_candidate(store, candidate_id):
@@ -79,6 +79,8 @@ def train_candidate(system_uri, candidate_id, accelerator="auto", progress=None)
         components=components,
         device=device,
         wall_seconds=time.time() - started,
+        started_at=utc_now(started),
+        finished_at=utc_now(),
         host=os.uname().nodename,
     )
     records.write(store.storage, key, result)

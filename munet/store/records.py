@@ -3,6 +3,7 @@
   tasks/<task>/ingest.json               the task's dataset spec and splits
   tasks/<task>/last_attempt.json         the task's latest generation, committed or not
   generations/<generation>.json          task, base version, budget, candidate ids
+  outcomes/<generation>.json             written by the commit stage: committed, version
   candidates/<candidate>/spec.json       parent, mutations, hyperparameters, slots
   candidates/<candidate>/result.json     trained components (blob digests), curves
   candidates/<candidate>/evaluation.json validation accuracy, score, improved, test
@@ -23,6 +24,10 @@ def attempt_key(task):
 
 def generation_key(generation_id):
     return f"generations/{generation_id}.json"
+
+
+def outcome_key(generation_id):
+    return f"outcomes/{generation_id}.json"
 
 
 def candidate_key(candidate_id, name):

@@ -40,8 +40,11 @@ def default_author():
     return os.environ.get("MUNET_AGENT") or f"{getpass.getuser()}@{socket.gethostname()}"
 
 
-def utc_now():
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+def utc_now(timestamp=None):
+    """ISO 8601 UTC time of `timestamp` (seconds since the epoch; default now)."""
+    moment = datetime.datetime.fromtimestamp(
+        time.time() if timestamp is None else timestamp, datetime.timezone.utc)
+    return moment.isoformat(timespec="seconds")
 
 
 class SystemStore:

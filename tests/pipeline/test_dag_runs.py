@@ -2,6 +2,7 @@
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,30 +38,136 @@ def system_uri(tmp_path, tfds_dir):
     return uri
 
 
-def test_add_task_then_nightly_improvement(system_uri):
-    run = get_dag("munet_add_task").test(run_conf={
-        "task": "digits", "dataset": "digits", "generations": 2, "system_uri": system_uri,
-        **TINY})
-    assert run.state == "success"
-    info = status(system_uri)
+@pytest.fixture(scope="module")
+def tracked(tmp_path_factory, tfds_dir, airflow_db):
+    """A system grown by the DAGs while a real MLflow server tracks it: munet_add_task
+    (2 generations), then munet_nightly_improvement with the server killed, then the
+    server restarted on the same database and `munet sync-mlflow` run."""
+    from munet.tracking import mlflow_records, ui
+
+    folder = tmp_path_factory.mktemp("tracked")
+    uri = str(folder / "system")
+    init_system(uri, ROOT)
+    database = f"sqlite:///{folder}/mlflow.db"
+    artifacts = str(folder / "mlartifacts")
+    server = ui.start(database, artifacts_destination=artifacts, log_path=str(folder / "log"))
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = server.url
+    facts = {"uri": uri, "url": server.url}
+    try:
+        run = get_dag("munet_add_task").test(run_conf={
+            "task": "digits", "dataset": "digits", "generations": 2, "system_uri": uri,
+            **TINY})
+        facts["add_task_state"] = run.state
+        store = SystemStore(uri)
+        facts["head_after_add"] = store.head_version()
+        facts["score_after_add"] = store.load().active_model("digits")["metrics"]["score"]
+
+        server.kill()  # MLflow goes away; the nightly run must commit all the same.
+        run = get_dag("munet_nightly_improvement").test(run_conf={
+            "max_tasks": 2, "generations": 1, "system_uri": uri, **TINY, "seed": 7})
+        facts["nightly_state"] = run.state
+        facts["nightly_states"] = task_states(run)
+        facts["nightly_commit"] = run.get_task_instance("task0_commit_0").xcom_pull(
+            task_ids="task0_commit_0")
+        facts["head_after_nightly"] = store.head_version()
+
+        port = int(server.url.rsplit(":", 1)[1])
+        server = ui.start(database, port, artifacts, str(folder / "log"))
+        facts["missing_before_sync"] = _unmirrored(uri, server.url)
+        sync = subprocess.run([sys.executable, "-m", "munet", "--system", uri, "sync-mlflow"],
+                              capture_output=True, text=True, env=dict(os.environ))
+        facts["sync"] = sync
+        facts["missing_after_sync"] = _unmirrored(uri, server.url)
+        facts["second_sync"] = mlflow_records.sync(uri)
+        yield facts
+    finally:
+        server.stop()
+        if previous is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = previous
+
+
+def _client(url):
+    from mlflow import MlflowClient
+
+    client = MlflowClient(url, registry_uri=url)
+    return client, client.get_experiment_by_name("munet").experiment_id
+
+
+def _unmirrored(system_uri, url):
+    """Candidates of the store with no run in MLflow."""
+    client, experiment = _client(url)
+    in_mlflow = {r.data.tags.get("munet.candidate")
+                 for r in client.search_runs([experiment], max_results=1000)}
+    storage = SystemStore(system_uri).storage
+    return sorted(c for c in storage.list("candidates") if c not in in_mlflow)
+
+
+def test_add_task_then_nightly_improvement(tracked):
+    assert tracked["add_task_state"] == "success"
+    info = status(tracked["uri"])
     assert info["tasks"]["digits"]["test_accuracy"] > 0.2  # Chance is 0.1.
     assert info["tasks"]["digits"]["generations"] >= 1
-    store = SystemStore(system_uri)
-    head = store.head_version()
-    active = store.load().tasks["digits"]["active"]
-    score = store.load().model(active)["metrics"]["score"]
-
-    run = get_dag("munet_nightly_improvement").test(run_conf={
-        "max_tasks": 2, "generations": 1, "system_uri": system_uri, **TINY, "seed": 7})
-    assert run.state == "success"
-    states = task_states(run)
+    assert tracked["nightly_state"] == "success"
+    states = tracked["nightly_states"]
     assert states["task0_generate_0"] == "success"
     assert states["task1_generate_0"] == "success"  # Only one task: slot 1 does nothing.
+    store = SystemStore(tracked["uri"])
     manifest = store.load()
-    after = manifest.model(manifest.tasks["digits"]["active"])["metrics"]["score"]
-    assert after >= score  # Only improvements are committed...
-    for version in range(head + 1, store.head_version() + 1):  # ...each commit adds one.
+    after = manifest.active_model("digits")["metrics"]["score"]
+    assert after >= tracked["score_after_add"]  # Only improvements are committed...
+    for version in range(2, store.head_version() + 1):  # ...each commit adds one.
         assert store.load(version).tasks["digits"]["last_generation"]["added"]
+
+
+def test_commits_land_while_mlflow_is_down_and_sync_back_fills(tracked):
+    commit = tracked["nightly_commit"]
+    assert commit["committed"] and commit["version"] == tracked["head_after_nightly"]
+    assert tracked["head_after_nightly"] > tracked["head_after_add"]
+    assert commit["tracking"]["ok"] is False and "sync-mlflow" in commit["tracking"]["fix"]
+    assert tracked["missing_before_sync"]  # The nightly candidates never reached MLflow...
+    assert tracked["sync"].returncode == 0, tracked["sync"].stderr
+    assert "mirrored 1 generation(s)" in tracked["sync"].stdout
+    assert tracked["missing_after_sync"] == []  # ...until the back-fill.
+    assert tracked["second_sync"]["mirrored"] == []  # Nothing twice.
+    client, _ = _client(tracked["url"])
+    champion = client.get_model_version_by_alias("munet.digits", "champion")
+    manifest = SystemStore(tracked["uri"]).load()
+    assert champion.tags["munet.candidate"] == manifest.tasks["digits"]["active"]
+
+
+def test_lineage_from_mlflow_alone_matches_the_store(tracked):
+    from munet.tracking.history import lineage, mutation_text
+
+    client, experiment = _client(tracked["url"])
+    store = SystemStore(tracked["uri"])
+    manifest = store.load()
+    for task in manifest.tasks:
+        champion = client.get_model_version_by_alias(f"munet.{task}", "champion")
+        chain, candidate = [], champion.tags["munet.candidate"]
+        while candidate != "root":  # Walk up the parent tags, run by run.
+            runs = client.search_runs([experiment], f"tags.`munet.candidate` = '{candidate}'")
+            assert len(runs) == 1, candidate
+            tags = runs[0].data.tags
+            parent = client.get_run(tags["mlflow.parentRunId"]).data.tags
+            assert parent["munet.kind"] == "generation"  # Two levels: generation, candidate.
+            chain.append((candidate, tags["munet.mutations"], tags["munet.task"]))
+            candidate = tags["munet.parent"]
+        expected = [(s["candidate"], mutation_text(s["mutations"]), s["task"])
+                    for s in lineage(store, manifest.tasks[task]["active"])]
+        assert list(reversed(chain)) == expected
+    # Every commit of the store is a generation run tagged with its version.
+    committed = {r.data.tags["munet.system_version"] for r in client.search_runs(
+        [experiment], "tags.`munet.kind` = 'generation' and tags.`munet.committed` = 'true'")}
+    assert committed == {str(v) for v in range(2, store.head_version() + 1)}
+    # Every model ever committed has a registered version.
+    registered = {v.tags["munet.candidate"] for v in client.search_model_versions(
+        "name = 'munet.digits'")}
+    ever = {m for v in store.versions() for m, model in store.load(v).models.items()
+            if model["task"] == "digits"}
+    assert registered == ever
 
 
 @pytest.mark.parametrize("conf,words", [
@@ -156,3 +263,46 @@ def test_a_failed_candidate_does_not_fail_its_generation(system_uri, tfds_dir):
     manifest = SystemStore(system_uri).load()
     assert manifest.tasks["digits"]["population"] == [candidates[0]]
     assert manifest.tasks["digits"]["last_generation"]["failed"] == [candidates[1]]
+
+
+def _chromium(url, *flags, profile):
+    """Headless Chromium on `url`, after the page's requests settle (virtual time)."""
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        pytest.skip("Chromium is not installed (Debian: apt-get install chromium "
+                    "chromium-driver; scripts/setup.sh does it).")
+    command = [binary, "--headless", "--no-sandbox", "--disable-gpu",
+               "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+               "--virtual-time-budget=5000", *flags, url]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_mlflow_ui_shows_the_experiment_and_a_committed_candidate(tracked, tmp_path):
+    client, experiment = _client(tracked["url"])
+    manifest = SystemStore(tracked["uri"]).load()
+    champion = manifest.tasks["digits"]["active"]
+    run = client.search_runs([experiment], f"tags.`munet.candidate` = '{champion}'")[0]
+    generation = client.get_run(run.data.tags["mlflow.parentRunId"]).info.run_name
+
+    listing = _chromium(f"{tracked['url']}/#/experiments", "--dump-dom",
+                        profile=tmp_path / "p1")
+    assert ">munet<" in listing
+    page = f"{tracked['url']}/#/experiments/{experiment}/runs/{run.info.run_id}"
+    dom = _chromium(page, "--dump-dom", profile=tmp_path / "p2")
+    assert champion in dom and generation in dom  # The run, and its parent run's link.
+    assert "validation_accuracy" in dom and "hp.lr" in dom
+
+    folder = os.environ.get("MUNET_TEST_ARTIFACTS") or os.path.join(
+        os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "var", "test-artifacts")
+    os.makedirs(folder, exist_ok=True)
+    screenshot = os.path.join(folder, "mlflow-ui-committed-candidate.png")
+    if os.path.exists(screenshot):
+        os.remove(screenshot)
+    _chromium(page, "--window-size=1400,900", "--hide-scrollbars",
+              f"--screenshot={screenshot}", profile=tmp_path / "p3")
+    with open(screenshot, "rb") as handle:
+        assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+    print("screenshot:", screenshot)
