@@ -1,0 +1,271 @@
+"""Quality: the evolved munet system against the usual alternatives, on real offline
+tasks, from the same root and with the same training steps per task.
+
+  (a) munet: one system, tasks added in turn, each evolved for G generations of C
+      candidates of S steps (G x C x S steps per task);
+  (b) full fine-tuning of the root per task (all of it trainable, plus a head);
+  (c) training from scratch per task (the root's architecture, a fresh init);
+  (d) residual adapters only: the frozen root, one adapter per block and a head.
+(b)-(d) train once for G x C x S steps with the default hyperparameters, validate
+every S steps and keep the best-validation weights, as munet's trainer does.
+Test accuracy is measured once per final model; nothing selects on it.
+
+    .venv/bin/python benchmarks/quality.py            # about 60 minutes on 2 cores
+    .venv/bin/python benchmarks/quality.py --quick    # at most about 5 minutes
+
+Writes docs/benchmarks/quality.{json,md,png} (or --output-dir).
+"""
+
+import argparse
+import dataclasses
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks import results  # noqa: E402
+
+TASKS = ("fashion_mnist", "mnist", "animal_mnist", "digits")
+APPROACHES = {"munet": "(a) munet, evolved", "finetune": "(b) full fine-tuning",
+              "scratch": "(c) from scratch", "adapters": "(d) adapters only"}
+
+
+def settings(quick):
+    from munet.model.root import RootConfig
+    from munet.stages.generate import Budget
+
+    if quick:
+        return (RootConfig(width=32, depth=2, num_heads=2, mlp_dim=64),
+                dict(generations=1, candidates=2, steps=30, batch_size=32,
+                     max_validation_examples=200))
+    return RootConfig(), dict(generations=3, candidates=4, steps=250, batch_size=64,
+                              max_validation_examples=2000)
+
+
+def root_parts(store, manifest, mode, num_classes, hparams, seed):
+    """The parts of a plain per-task model: the root's path plus a head."""
+    from munet.model.assembly import Part, fresh_weights
+    from munet.model.paths import load_component
+    from munet.store.manifest import slot_order
+
+    root_model = manifest.model("root")
+    parts = []
+    for index, slot in enumerate(slot_order(root_model)):
+        cid = root_model["slots"][slot]
+        record = manifest.components[cid]
+        if mode == "scratch":
+            weights = fresh_weights(record["kind"], record["config"], seed + index,
+                                    hparams["image_size"])
+        else:
+            weights = load_component(store, manifest, cid)
+        trainable = mode in ("finetune", "scratch")
+        if mode == "adapters" and record["kind"] == "encoder_block":
+            config = {"width": record["config"]["width"], "adapter_dim": hparams["adapter_dim"]}
+            number = slot.rsplit("_", 1)[1]
+            parts.append(Part(f"residual_adapter_{number}", "residual_adapter", config,
+                              fresh_weights("residual_adapter", config, seed + 100 + index,
+                                            hparams["image_size"]), True))
+        parts.append(Part(slot, record["kind"], record["config"], weights, trainable))
+    head = {"width": manifest.root["width"], "num_classes": num_classes}
+    parts.append(Part("head", "head", head,
+                      fresh_weights("head", head, seed + 999, hparams["image_size"]), True))
+    return parts
+
+
+def train_baseline(store, manifest, mode, spec, config, seed):
+    """One per-task model of approach (b), (c) or (d); returns its figures."""
+    from munet.data import pipeline
+    from munet.evolution import hyperparameters
+    from munet.model.assembly import build_model
+    from munet.training import trainer
+
+    hparams = hyperparameters.defaults(manifest.root)
+    parts = root_parts(store, manifest, mode, spec["num_classes"], hparams, seed)
+    model, layers = build_model(parts, hparams["image_size"], name=f"{mode}_{spec['tfds_name']}")
+    trainable = {p.slot: layers[p.slot] for p in parts if p.trainable}
+    budget_steps = config["generations"] * config["candidates"] * config["steps"]
+    train = pipeline.training_input(spec, spec["splits"]["train"], hparams,
+                                    config["batch_size"], seed)
+    validation = pipeline.evaluation_input(spec, spec["splits"]["validation"], hparams,
+                                           config["batch_size"],
+                                           config["max_validation_examples"])
+    start = time.perf_counter()
+    outcome = trainer.train(model, trainable, train, validation, hparams, config["steps"],
+                            budget_steps // config["steps"], config["batch_size"])
+    for slot, weights in outcome["best_weights"].items():
+        layers[slot].set_weights(weights)
+    test = pipeline.evaluation_input(spec, spec["splits"]["test"], hparams, 256)
+    test_accuracy = trainer.accuracy(*trainer.predict_logits(model, test))
+    own = sum(layers[s].count_params() for s in trainable)
+    return {"test_accuracy": test_accuracy,
+            "validation_accuracy": outcome["best_validation_accuracy"],
+            "trainable_params": own, "path_params": model.count_params(),
+            "train_steps": budget_steps, "seconds": time.perf_counter() - start}
+
+
+def run_munet(uri, specs, config):
+    from munet.stages import chain
+    from munet.stages.generate import Budget
+    from munet.store.repository import SystemStore
+    from munet.tracking.report import continual_learning_report
+
+    budget = Budget(num_candidates=config["candidates"], steps_per_validation=config["steps"],
+                    num_validations=1, batch_size=config["batch_size"],
+                    max_validation_examples=config["max_validation_examples"])
+    figures = {}
+    for number, (task, spec) in enumerate(specs.items()):
+        start = time.perf_counter()
+        chain.add_task(uri, task, task, data_dir=spec["data_dir"], budget=budget,
+                       generations=config["generations"], seed=number, run_id="quality",
+                       progress=lambda m: print(m, flush=True) if "committed" in m else None)
+        figures[task] = {"seconds": time.perf_counter() - start}
+    store = SystemStore(uri)
+    report = continual_learning_report(store)
+    manifest = store.load()
+    users = manifest.component_users()
+    for task in specs:
+        model = manifest.active_model(task)
+        owned = [c for c in manifest.active_components(model)
+                 if manifest.components[c]["created_by"] == task]
+        figures[task].update({
+            "test_accuracy": model["metrics"]["test_accuracy"],
+            "validation_accuracy": model["metrics"]["validation_accuracy"],
+            "trainable_params": sum(manifest.components[c]["num_params"] for c in owned),
+            "path_params": manifest.path_params(model),
+            "accounted_params": manifest.accounted_params(model, task, users),
+            "train_steps": config["generations"] * config["candidates"] * config["steps"],
+        })
+    return figures, report
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smallest setting (tests)")
+    parser.add_argument("--tasks", default=",".join(TASKS))
+    parser.add_argument("--output-dir", default=results.DEFAULT_OUTPUT)
+    parser.add_argument("--data-dir", default=os.environ.get("MUNET_TFDS_DATA_DIR"))
+    args = parser.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ["MUNET_TRACKING"] = "off"  # Measure the method, not the bookkeeping.
+    from munet.data import catalog
+    from munet.store.repository import SystemStore
+    from munet.system import init_system
+
+    started = time.perf_counter()
+    root, config = settings(args.quick)
+    data_dir = args.data_dir or tempfile.mkdtemp(prefix="munet-tfds-")
+    tasks = args.tasks.split(",")
+    specs = {}
+    for task in tasks:
+        spec = catalog.prepare(task, data_dir)
+        spec["splits"] = catalog.resolve_splits(spec)
+        spec["data_dir"] = data_dir
+        specs[task] = spec
+    uri = tempfile.mkdtemp(prefix="munet-quality-")
+    init_system(uri, root)
+    store = SystemStore(uri)
+    manifest = store.load()  # Version 1: the root every approach starts from.
+
+    figures = {}
+    figures["munet"], report = run_munet(uri, specs, config)
+    for mode in ("finetune", "scratch", "adapters"):
+        figures[mode] = {}
+        for number, (task, spec) in enumerate(specs.items()):
+            figures[mode][task] = train_baseline(store, manifest, mode, spec, config,
+                                                 seed=1000 + number)
+            print(f"{mode} {task}: test {figures[mode][task]['test_accuracy']:.4f}", flush=True)
+    root_params = manifest.root_params()
+    head_free = root_params  # Root path params (no head).
+    for mode in ("finetune", "scratch"):  # Separate models: nothing shared.
+        for row in figures[mode].values():
+            row["accounted_params"] = row["path_params"]
+    for row in figures["adapters"].values():  # The frozen root is shared by all tasks.
+        row["accounted_params"] = row["trainable_params"] + head_free / len(tasks)
+    summary = {}
+    for mode, rows in figures.items():
+        summary[mode] = {
+            "mean_test_accuracy": sum(r["test_accuracy"] for r in rows.values()) / len(rows),
+            "mean_accounted_params": sum(r["accounted_params"] for r in rows.values()) / len(rows),
+            "mean_trainable_params": sum(r["trainable_params"] for r in rows.values()) / len(rows),
+        }
+    system_params = {
+        "munet": report["system_params"],
+        "finetune": sum(r["path_params"] for r in figures["finetune"].values()),
+        "scratch": sum(r["path_params"] for r in figures["scratch"].values()),
+        "adapters": root_params + sum(r["trainable_params"] for r in figures["adapters"].values()),
+    }
+    gain = 100 * (summary["munet"]["mean_test_accuracy"]
+                  - summary["finetune"]["mean_test_accuracy"])
+    params_share = (summary["munet"]["mean_accounted_params"]
+                    / summary["finetune"]["mean_accounted_params"])
+    result = {
+        "setting": "quick" if args.quick else "default",
+        "root": dataclasses.asdict(root), "budget": config, "tasks": tasks,
+        "steps_per_task": config["generations"] * config["candidates"] * config["steps"],
+        "figures": figures, "summary": summary, "system_params": system_params,
+        "munet_report": report,
+        "munet_minus_finetune_points": gain,
+        "munet_params_share_of_finetune": params_share,
+        "target": "mean test accuracy >= (b) + 1 point with <= 50% of (b)'s params per task",
+        "target_met": gain >= 1.0 and params_share <= 0.5,
+        "seconds": time.perf_counter() - started,
+    }
+    lines = [
+        "# Quality: munet against per-task baselines", "",
+        f"Same random-init root ({root.width} wide, {root.depth} blocks, "
+        f"{root_params:,} params), {result['steps_per_task']:,} training steps per task for "
+        f"every approach (munet: {config['generations']} generations x "
+        f"{config['candidates']} candidates x {config['steps']} steps), batch "
+        f"{config['batch_size']}. Test accuracy in %, params per task accounted "
+        f"(shared components split among the tasks using them).", "",
+        "| approach | " + " | ".join(tasks) + " | mean | trainable params / task | accounted "
+        "params / task | system params |",
+        "|---|" + "---|" * (len(tasks) + 4)]
+    for mode, label in APPROACHES.items():
+        rows = figures[mode]
+        lines.append(f"| {label} | " + " | ".join(f"{100 * rows[t]['test_accuracy']:.2f}"
+                                                  for t in tasks)
+                     + f" | **{100 * summary[mode]['mean_test_accuracy']:.2f}** | "
+                     f"{summary[mode]['mean_trainable_params']:,.0f} | "
+                     f"{summary[mode]['mean_accounted_params']:,.0f} | "
+                     f"{system_params[mode]:,} |")
+    lines += ["", f"munet - full fine-tuning: **{gain:+.2f} points** of mean test accuracy "
+              f"with **{100 * params_share:.0f}%** of its accounted params per task (target: "
+              f">= +1 point with <= 50%: {'met' if result['target_met'] else 'not met'}). "
+              f"munet backward transfer {report['backward_transfer']:+.4f}, forgetting "
+              f"{report['forgetting']:.4f} (separate per-task models cannot forget).",
+              f"Wall time {result['seconds'] / 60:.1f} min.", "",
+              "munet accuracy matrix (test %, tasks x system versions):", ""]
+    header = [f"v{v}" for v in report["versions"]]
+    lines.append("| task | " + " | ".join(header) + " |")
+    lines.append("|---|" + "---|" * len(header))
+    for task, row in report["accuracy_matrix"].items():
+        lines.append(f"| {task} | " + " | ".join("-" if a is None else f"{100 * a:.2f}"
+                                                 for a in row) + " |")
+    markdown = "\n".join(lines) + "\n"
+    print(markdown)
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots(figsize=(8, 4.5))
+    for mode, label in APPROACHES.items():
+        axes.scatter([summary[mode]["mean_accounted_params"]],
+                     [100 * summary[mode]["mean_test_accuracy"]], s=80, label=label)
+    axes.set_xscale("log")
+    axes.set_xlabel("accounted params per task")
+    axes.set_ylabel("mean test accuracy (%)")
+    axes.legend()
+    figure.tight_layout()
+    name = "quality" if not args.quick else "quality-quick"
+    results.write(name, result, markdown, args.output_dir, [(f"{name}.png", figure)])
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,240 @@
+"""Speed: (a) training throughput of an assembled munet path against a plain Keras model
+of the same architecture built directly, measured alternately in one process;
+(b) achieved FLOP/s of the training step as a share of this CPU's fp32 peak;
+(c) candidates trained and evaluated per hour at the default configuration.
+
+    .venv/bin/python benchmarks/speed.py            # default root (width 64, 4 blocks)
+    .venv/bin/python benchmarks/speed.py --quick    # smallest setting, about 1 minute
+
+Writes docs/benchmarks/speed.{json,md} (or --output-dir).
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks import results  # noqa: E402
+
+FMA_FLOPS_PER_CYCLE = {"avx512f": 64, "avx2": 32, "sse": 8}  # fp32, two FMA units
+
+
+def cpu_peak_flops():
+    """fp32 peak: cores x clock x FLOPs per cycle (two FMA units of the widest SIMD)."""
+    flags, mhz = set(), 0.0
+    with open("/proc/cpuinfo") as handle:
+        for line in handle:
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+            elif line.startswith("cpu MHz"):
+                mhz = max(mhz, float(line.split(":", 1)[1]))
+    simd = "avx512f" if "avx512f" in flags else "avx2" if {"avx2", "fma"} <= flags else "sse"
+    per_cycle = FMA_FLOPS_PER_CYCLE[simd]
+    cores = os.cpu_count()
+    return {"peak_flops": cores * mhz * 1e6 * per_cycle, "cores": cores, "mhz": mhz,
+            "simd": simd, "flops_per_cycle_per_core": per_cycle,
+            "how": f"{cores} cores x {mhz:.0f} MHz x {per_cycle} fp32 FLOPs/cycle "
+                   f"({simd}: 2 FMA units x lanes x 2)"}
+
+
+def matmul_flops(size=1024, seconds=3.0):
+    """FLOP/s TensorFlow reaches on a large fp32 matrix product (a practical peak)."""
+    import tensorflow as tf
+
+    a = tf.random.normal((size, size))
+    b = tf.random.normal((size, size))
+    product = tf.function(lambda a, b: tf.matmul(a, b), jit_compile=True)
+    product(a, b).numpy()
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        product(a, b).numpy()
+        count += 1
+    return 2 * size**3 * count / (time.perf_counter() - start)
+
+
+def munet_model(root, num_classes):
+    """The root's path plus a head, assembled by munet from components, all trainable."""
+    from munet.model.assembly import Part, build_model, fresh_weights
+    from munet.model.root import component_config
+
+    slots = ["patch_embedding", "position_embedding"]
+    slots += [f"encoder_block_{i}" for i in range(root["depth"])] + ["final_norm", "head"]
+    parts = []
+    for index, slot in enumerate(slots):
+        kind = "encoder_block" if slot.startswith("encoder_block") else slot
+        config = component_config(kind, root, root["image_size"], num_classes)
+        weights = fresh_weights(kind, config, index, root["image_size"])
+        parts.append(Part(slot, kind, config, weights, True))
+    return build_model(parts, root["image_size"])[0]
+
+
+def plain_model(root, num_classes):
+    """The same ViT written directly with stock Keras layers."""
+    import keras
+    from keras import layers
+
+    width, heads, size = root["width"], root["num_heads"], root["image_size"]
+    tokens = (size // root["patch_size"]) ** 2 + 1
+
+    class ClassTokenAndPositions(layers.Layer):
+        def build(self, shape):
+            self.token = self.add_weight(shape=(1, 1, width), initializer="zeros")
+            self.positions = self.add_weight(shape=(1, tokens, width),
+                                             initializer="random_normal")
+
+        def call(self, x):
+            token = keras.ops.broadcast_to(self.token, (keras.ops.shape(x)[0], 1, width))
+            return keras.ops.concatenate([token, x], axis=1) + self.positions
+
+    inputs = keras.Input((size, size, 3))
+    x = layers.Conv2D(width, root["patch_size"], strides=root["patch_size"])(inputs)
+    x = ClassTokenAndPositions()(layers.Reshape((-1, width))(x))
+    for _ in range(root["depth"]):
+        y = layers.LayerNormalization(epsilon=1e-6)(x)
+        x = x + layers.MultiHeadAttention(heads, key_dim=width // heads)(y, y)
+        y = layers.LayerNormalization(epsilon=1e-6)(x)
+        x = x + layers.Dense(width)(layers.Dense(root["mlp_dim"], activation="gelu")(y))
+    x = layers.LayerNormalization(epsilon=1e-6)(x)
+    return keras.Model(inputs, layers.Dense(num_classes)(x[:, 0]))
+
+
+def compile_like_munet(model):
+    import keras
+
+    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9, global_clipnorm=1.0),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  jit_compile=True)
+
+
+def throughput(model, data, steps, batch_size):
+    start = time.perf_counter()
+    model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
+    return steps * batch_size / (time.perf_counter() - start)
+
+
+def training_batches(root, batch_size, data_dir):
+    """Real digits batches (munet's own input pipeline), cached in memory."""
+    from munet.data import catalog, pipeline
+    from munet.evolution import hyperparameters
+
+    spec = catalog.prepare("digits", data_dir)
+    splits = catalog.resolve_splits(spec)
+    hparams = hyperparameters.defaults(root)
+    data = pipeline.training_input(spec, splits["train"], hparams, batch_size, seed=0)
+    return data.take(16).cache().repeat()
+
+
+def candidates_per_hour(quick, data_dir):
+    from munet.model.root import RootConfig
+    from munet.stages import chain
+    from munet.stages.generate import Budget
+    from munet.system import init_system
+
+    uri = tempfile.mkdtemp(prefix="munet-speed-")
+    root = RootConfig(width=32, depth=2, num_heads=2, mlp_dim=64) if quick else RootConfig()
+    budget = Budget(num_candidates=2, steps_per_validation=10, num_validations=1,
+                    batch_size=32) if quick else Budget()
+    dataset = "digits" if quick else "fashion_mnist"
+    init_system(uri, root)
+    os.environ["MUNET_TRACKING"] = "off"  # The stages only: tracking is not what we time.
+    start = time.perf_counter()
+    chain.add_task(uri, "speed", dataset, data_dir=data_dir, budget=budget, run_id="speed")
+    seconds = time.perf_counter() - start
+    return {"dataset": dataset, "budget": budget.__dict__, "root": root.__dict__,
+            "seconds": seconds, "candidates": budget.num_candidates,
+            "candidates_per_hour": 3600 * budget.num_candidates / seconds}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smallest setting (tests)")
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--output-dir", default=results.DEFAULT_OUTPUT)
+    parser.add_argument("--data-dir", default=os.environ.get("MUNET_TFDS_DATA_DIR"))
+    args = parser.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import dataclasses
+
+    from munet.model.flops import component_flops
+    from munet.model.root import RootConfig, component_config
+
+    data_dir = args.data_dir or tempfile.mkdtemp(prefix="munet-tfds-")
+    root = dataclasses.asdict(RootConfig(width=32, depth=2, num_heads=2, mlp_dim=64)
+                              if args.quick else RootConfig())
+    batch_size, steps = (32, 20) if args.quick else (64, 200)
+    repeats = args.repeats or (2 if args.quick else 5)
+    num_classes = 10
+
+    data = training_batches(root, batch_size, data_dir)
+    models = {"munet": munet_model(root, num_classes), "plain": plain_model(root, num_classes)}
+    counts = {name: model.count_params() for name, model in models.items()}
+    assert counts["munet"] == counts["plain"], counts  # The same architecture.
+    for model in models.values():
+        compile_like_munet(model)
+        throughput(model, data, steps, batch_size)  # XLA compilation, warm-up.
+    rates = {"munet": [], "plain": []}
+    for repeat in range(repeats):  # Alternately, so drifts in the machine hit both.
+        for name in ("munet", "plain") if repeat % 2 == 0 else ("plain", "munet"):
+            rates[name].append(throughput(models[name], data, steps, batch_size))
+        print(f"repeat {repeat}: munet {rates['munet'][-1]:.0f} ex/s, plain "
+              f"{rates['plain'][-1]:.0f} ex/s", flush=True)
+    ratio = sum(rates["munet"]) / sum(rates["plain"])
+
+    tokens = (root["image_size"] // root["patch_size"]) ** 2 + 1
+    forward = 0
+    for layer in models["munet"].layers[1:]:
+        kind = "encoder_block" if layer.name.startswith("encoder_block") else layer.name
+        config = component_config(kind, root, root["image_size"], num_classes)
+        forward += component_flops(kind, config, tokens, layer.count_params())
+    train_flops_per_example = 3 * forward  # forward + two backward products
+    achieved = train_flops_per_example * max(rates["munet"])
+    peak = cpu_peak_flops()
+    measured_matmul = matmul_flops(512 if args.quick else 1024, 1.0 if args.quick else 3.0)
+    per_hour = candidates_per_hour(args.quick, data_dir)
+
+    result = {
+        "setting": "quick" if args.quick else "default",
+        "root": root, "batch_size": batch_size, "steps_per_measurement": steps,
+        "params": counts["munet"],
+        "examples_per_second": rates,
+        "throughput_ratio_munet_over_plain": ratio,
+        "throughput_goal": 0.95,
+        "train_flops_per_example": train_flops_per_example,
+        "achieved_flops": achieved,
+        "cpu_peak": peak,
+        "share_of_peak": achieved / peak["peak_flops"],
+        "share_goal": 0.25,
+        "matmul_flops": measured_matmul,
+        "share_of_matmul": achieved / measured_matmul,
+        "candidates_per_hour": per_hour,
+    }
+    markdown = "\n".join([
+        "# Speed", "",
+        "| measure | value | goal |", "|---|---|---|",
+        f"| (a) training examples/s, munet path / plain Keras (same {counts['munet']:,}-param "
+        f"ViT, batch {batch_size}, XLA, {repeats} alternating repeats) | "
+        f"{sum(rates['munet']) / repeats:.0f} / {sum(rates['plain']) / repeats:.0f} = "
+        f"**{ratio:.3f}** | >= 0.95 |",
+        f"| (b) achieved training FLOP/s (3 x {forward:,} forward FLOPs/example x best "
+        f"examples/s) | {achieved / 1e9:.2f} GFLOP/s = **{100 * result['share_of_peak']:.1f}%** "
+        f"of peak {peak['peak_flops'] / 1e9:.0f} GFLOP/s ({peak['how']}); "
+        f"{100 * result['share_of_matmul']:.1f}% of a {measured_matmul / 1e9:.0f} GFLOP/s "
+        f"XLA matmul | >= 25% |",
+        f"| (c) candidates trained and evaluated per hour ({per_hour['dataset']}, "
+        f"{per_hour['candidates']} candidates x "
+        f"{per_hour['budget']['steps_per_validation'] * per_hour['budget']['num_validations']}"
+        f" steps, batch {per_hour['budget']['batch_size']}, commit included) | "
+        f"**{per_hour['candidates_per_hour']:.0f}** | - |",
+    ]) + "\n"
+    print(markdown)
+    results.write("speed" if not args.quick else "speed-quick", result, markdown,
+                  args.output_dir)
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""Each benchmark runs once in its smallest setting, so the scripts keep working.
+These check that the figures are produced and sane, not how fast anything is."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run_benchmark(script, tmp_path, *arguments):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", script), "--quick",
+                           "--output-dir", str(tmp_path), *arguments],
+                          capture_output=True, text=True, env=env, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_speed_quick(tmp_path, tfds_dir):
+    out = run_benchmark("speed.py", tmp_path, "--data-dir", tfds_dir)
+    result = json.loads((tmp_path / "speed-quick.json").read_text())
+    assert 0.3 < result["throughput_ratio_munet_over_plain"] < 3  # Same model, same work.
+    assert 0 < result["share_of_peak"] < 1
+    assert result["candidates_per_hour"]["candidates_per_hour"] > 0
+    assert "benchmarks/speed.py --quick" in result["command"]
+    assert "(a) training examples/s" in out
+    assert "Machine:" in (tmp_path / "speed-quick.md").read_text()
+
+
+def test_scale_quick(tmp_path):
+    run_benchmark("scale.py", tmp_path)
+    result = json.loads((tmp_path / "scale-quick.json").read_text())
+    assert [row["tasks"] for row in result["rows"]] == [5, 20]
+    assert result["task0_flops_constant"]
+    assert all(row["bytes_ratio"] >= 1.0 for row in result["rows"])  # Weights are stored.
+    assert (tmp_path / "scale-quick.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_quality_quick_on_one_task(tmp_path, tfds_dir):
+    out = run_benchmark("quality.py", tmp_path, "--tasks", "digits", "--data-dir", tfds_dir)
+    result = json.loads((tmp_path / "quality-quick.json").read_text())
+    figures = result["figures"]
+    assert set(figures) == {"munet", "finetune", "scratch", "adapters"}
+    for rows in figures.values():
+        assert rows["digits"]["train_steps"] == result["steps_per_task"]
+        assert 0.0 <= rows["digits"]["test_accuracy"] <= 1.0
+    # Adapters train far fewer params than full fine-tuning of the same root.
+    assert figures["adapters"]["digits"]["trainable_params"] < \
+        figures["finetune"]["digits"]["trainable_params"] / 3
+    assert result["munet_report"]["forgetting"] == 0.0
+    assert "(a) munet, evolved" in out and (tmp_path / "quality-quick.png").exists()
