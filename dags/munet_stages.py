@@ -14,8 +14,13 @@ Other settings (environment of the scheduler and workers):
   MUNET_SYSTEM_URI        default system URI (a folder or gs://bucket/prefix)
   MUNET_TFDS_DATA_DIR     TFDS data dir the stages read
   MUNET_TRAINING_POOL     Airflow pool capping parallel training (default_pool)
-  MUNET_DOCKER_URL        Docker API socket (default unix:///var/run/docker.sock)
-  MUNET_DOCKER_MOUNTS     host:container[,host:container] bind mounts (store, data)
+  MUNET_DOCKER_URL        Docker API socket (default unix:///var/run/docker.sock), or
+                          Podman's: `podman system service unix:///path/podman.sock`
+  MUNET_DOCKER_MOUNTS     host:container[:ro][,...] bind mounts (store and data, which
+                          must be writable; :ro mounts read-only)
+  MUNET_DOCKER_ENV        NAME[=value][,...] more environment for the containers: NAME
+                          passes the worker's value on (when set), NAME=value sets it
+                          (e.g. MUNET_TRACKING=off: the containers have no network)
   MUNET_K8S_NAMESPACE     namespace of the pods (default munet)
   MUNET_K8S_CONFIG_FILE   kubeconfig to use instead of in-cluster / the default one
 """
@@ -52,6 +57,7 @@ def settings():
         "training_pool": env.get("MUNET_TRAINING_POOL", "default_pool"),
         "docker_url": env.get("MUNET_DOCKER_URL", "unix:///var/run/docker.sock"),
         "docker_mounts": env.get("MUNET_DOCKER_MOUNTS", ""),
+        "docker_env": env.get("MUNET_DOCKER_ENV", ""),
     }
 
 
@@ -68,13 +74,35 @@ def _container_command(module, arguments):
 
 
 def _docker_mounts(config):
+    """MUNET_DOCKER_MOUNTS as bind mounts: host:container, or host:container:ro."""
     from docker.types import Mount
 
     mounts = []
-    for pair in filter(None, config["docker_mounts"].split(",")):
-        source, target = pair.split(":", 1)
-        mounts.append(Mount(target=target, source=source, type="bind"))
+    for entry in filter(None, (e.strip() for e in config["docker_mounts"].split(","))):
+        parts = entry.split(":")
+        mode = parts.pop() if len(parts) == 3 else "rw"
+        if len(parts) != 2 or not all(parts) or mode not in ("ro", "rw"):
+            raise ValueError(
+                f"MUNET_DOCKER_MOUNTS entry {entry!r} is not host:container or "
+                "host:container:ro (absolute paths, comma-separated). Fix the environment "
+                "of the Airflow scheduler and workers.")
+        source, target = parts
+        mounts.append(Mount(target=target, source=source, type="bind",
+                            read_only=mode == "ro"))
     return mounts
+
+
+def _docker_environment(config):
+    """The stages' environment plus MUNET_DOCKER_ENV (NAME passes the worker's value
+    on, NAME=value sets one)."""
+    env = _environment(config)
+    for entry in filter(None, (e.strip() for e in config["docker_env"].split(","))):
+        name, has_value, value = entry.partition("=")
+        if has_value:
+            env[name] = value
+        elif name in os.environ:
+            env[name] = os.environ[name]
+    return env
 
 
 def _environment(config):
@@ -131,7 +159,7 @@ def stage_operator(module, task_id, arguments=None, mapped_arguments=None, **kwa
 
         common = dict(task_id=task_id, image=config["image"], docker_url=config["docker_url"],
                       network_mode="none", mounts=_docker_mounts(config), auto_remove="success",
-                      environment=_environment(config), mount_tmp_dir=False, **kwargs)
+                      environment=_docker_environment(config), mount_tmp_dir=False, **kwargs)
         if mapped_arguments is not None:
             return DockerOperator.partial(**common).expand(
                 command=mapped_arguments.map(lambda a, m=module: _container_command(m, a)))

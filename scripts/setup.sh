@@ -16,6 +16,12 @@ if [ ! -d /usr/share/datasets/fashion-mnist ] || ! command -v chromium > /dev/nu
     chromium chromium-driver > /tmp/munet-apt.log 2>&1 || { tail -20 /tmp/munet-apt.log; exit 1; }
 fi
 
+# Podman, runc and mmdebstrap, as root: the container tests build the component image
+# and run the stages in containers (scripts/podman.sh; they are skipped without root).
+if [ "$(id -u)" = 0 ]; then
+  bash scripts/podman.sh install
+fi
+
 stamp="$VENV/.munet-installed"
 wanted=$(cat requirements.txt requirements-kfp.txt setup.cfg pyproject.toml | sha256sum | cut -c1-16)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
