@@ -124,7 +124,12 @@ build() {
   case "$target" in
     image)
       say "Building munet:latest (docker/Dockerfile, pip install inside the image)"
-      pm build --network=host --target image --build-arg "BASE_IMAGE=$BASE_IMAGE" \
+      # pip inside the build trusts what the host's pip trusts (a TLS-inspecting proxy).
+      local ca=${PIP_CERT:-$(pip3 config get global.cert 2>/dev/null || true)}
+      ca=${ca:-/etc/ssl/certs/ca-certificates.crt}
+      local trust=()
+      [ -f "$ca" ] && trust=(-v "$ca:/run/munet-host-ca.crt:ro" --build-arg CA_BUNDLE=/run/munet-host-ca.crt)
+      pm build --network=host --target image --build-arg "BASE_IMAGE=$BASE_IMAGE" "${trust[@]}" \
         -f "$REPO/docker/Dockerfile" -t localhost/munet:latest "$@" "$REPO" ;;
     venv)
       [ -x "$VENV/bin/python" ] || { echo "No virtualenv at $VENV: run scripts/setup.sh" >&2; exit 1; }
