@@ -32,6 +32,7 @@ BASE_IMAGE=${MUNET_BASE_IMAGE:-localhost/munet-base:bookworm}
 DEBIAN_MIRROR=${MUNET_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 DEBIAN_SECURITY=${MUNET_DEBIAN_SECURITY:-http://deb.debian.org/debian-security}
 # Running containers' state: a short path (unix sockets live under it), one per $DIR.
+DEFAULT_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 RUNROOT=${MUNET_PODMAN_RUNROOT:-/tmp/munet-podman-$(printf %s "$DIR" | sha256sum | cut -c1-12)}
 
 say() { echo "== $*" >&2; }
@@ -111,7 +112,7 @@ base() {
     "deb $DEBIAN_SECURITY bookworm-security main" > "$DIR/tmp/mmdebstrap.log" 2>&1 \
     || { tail -20 "$DIR/tmp/mmdebstrap.log"; exit 1; }
   pm import --quiet \
-    --change 'ENV PATH=/opt/python/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change "ENV PATH=/opt/python/bin:$DEFAULT_PATH" \
     --change 'ENV LANG=C.UTF-8' --change 'CMD ["python3"]' \
     "$tar" "$BASE_IMAGE" > /dev/null
   rm -f "$tar"
@@ -128,11 +129,15 @@ build() {
       local ca=${PIP_CERT:-$(pip3 config get global.cert 2>/dev/null || true)}
       ca=${ca:-/etc/ssl/certs/ca-certificates.crt}
       local trust=()
-      [ -f "$ca" ] && trust=(-v "$ca:/run/munet-host-ca.crt:ro" --build-arg CA_BUNDLE=/run/munet-host-ca.crt)
-      pm build --network=host --target image --build-arg "BASE_IMAGE=$BASE_IMAGE" "${trust[@]}" \
+      [ -f "$ca" ] && trust=(-v "$ca:/run/munet-host-ca.crt:ro"
+                             --build-arg CA_BUNDLE=/run/munet-host-ca.crt)
+      pm build --network=host --target image --build-arg "BASE_IMAGE=$BASE_IMAGE" \
+        "${trust[@]}" \
         -f "$REPO/docker/Dockerfile" -t localhost/munet:latest "$@" "$REPO" ;;
     venv)
-      [ -x "$VENV/bin/python" ] || { echo "No virtualenv at $VENV: run scripts/setup.sh" >&2; exit 1; }
+      if [ ! -x "$VENV/bin/python" ]; then
+        echo "No virtualenv at $VENV: run scripts/setup.sh" >&2; exit 1
+      fi
       say "Building munet:venv (docker/Dockerfile target venv; mounts $VENV at run time)"
       pm build --network=host --target venv --build-arg "BASE_IMAGE=$BASE_IMAGE" \
         --build-arg "VENV=$VENV" -f "$REPO/docker/Dockerfile" -t localhost/munet:venv \
@@ -162,8 +167,8 @@ service() {
   local socket=${1:?usage: scripts/podman.sh service SOCKET}
   need podman runc
   configure
-  exec podman --root "$DIR/storage" --runroot "$RUNROOT" system service --time=0 \
-    "unix://$socket"
+  exec podman --root "$DIR/storage" --runroot "$RUNROOT" \
+    system service --time=0 "unix://$socket"
 }
 
 command=${1:-help}
@@ -174,8 +179,11 @@ case "$command" in
   build) build "$@" ;;
   mounts) mounts ;;
   service) service "$@" ;;
-  podman) need podman runc; configure; exec podman --root "$DIR/storage" --runroot "$RUNROOT" "$@" ;;
-  env) configure; echo "CONTAINERS_CONF=$CONTAINERS_CONF"; echo "PODMAN_FLAGS=--root $DIR/storage --runroot $RUNROOT" ;;
+  podman)
+    need podman runc
+    configure
+    exec podman --root "$DIR/storage" --runroot "$RUNROOT" "$@" ;;
   help|-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' ;;
-  *) echo "scripts/podman.sh: unknown command $command (try: scripts/podman.sh help)" >&2; exit 1 ;;
+  *) echo "scripts/podman.sh: unknown command $command (see scripts/podman.sh help)" >&2
+     exit 1 ;;
 esac

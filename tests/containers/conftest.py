@@ -50,6 +50,8 @@ def pytest_sessionfinish(session):
     if process is not None and process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(60)
+    if process is not None and process.returncode == 0:
+        os.remove(_build["log"])  # Kept only when the build failed.
 
 
 def unavailable(reason):

@@ -5,7 +5,7 @@ Debian base made locally (scripts/podman.sh). It holds everything but the Python
 packages: this checkout's virtualenv (with its interpreter) and the repository are
 bind-mounted read-only into every container, because pip-installing TensorFlow into
 the image on every CI run would cost minutes. The production target (`image`) installs
-them with pip; it is not built here.
+them with pip: its test runs with MUNET_TEST_PRODUCTION_IMAGE=1 (about 3 more minutes).
 
 munet_add_task runs in the `docker` execution mode against Podman's Docker-compatible
 API (`podman system service` on a unix socket): every stage is a container with no
@@ -81,8 +81,8 @@ def docker_run(image, service, tmp_path_factory, tfds_dir):
         for ti in sorted(run.get_task_instances(), key=lambda ti: str(ti.start_date))
         if ti.start_date and ti.end_date))
     store = SystemStore(uri)
-    generation = store.load().tasks["digits"]["last_generation"]["generation"]
-    candidates = records.read(store.storage, records.generation_key(generation))["candidates"]
+    candidates = [c for name in store.storage.list("generations")  # [] if none ran.
+                  for c in records.read(store.storage, f"generations/{name}")["candidates"]]
     return {
         "uri": uri, "run": run, "seconds": seconds, "dag": dag, "candidates": candidates,
         "states": {(ti.task_id, ti.map_index): ti.state for ti in run.get_task_instances()},
@@ -113,6 +113,7 @@ def test_munet_add_task_runs_every_stage_in_a_container(docker_run):
     assert type(dag.get_task("ingest")).__name__ == "DockerOperator"
     assert dag.get_task("train_0").operator_name == "DockerOperator"  # Mapped.
     assert docker_run["run"].state == "success", states
+    assert len(docker_run["candidates"]) == TINY["candidates"]
     for task in ("ingest", "generate_0", "commit_0"):
         assert states[(task, -1)] == "success"
     for index in range(TINY["candidates"]):
@@ -177,6 +178,28 @@ def test_a_stage_run_by_hand_with_podman_run(docker_run, image, tmp_path, tfds_d
     for candidate in printed:  # Parents, mutations, hyperparameters, seeds.
         key = records.candidate_key(candidate, "spec")
         assert records.read(by_hand, key) == records.read(in_process, key)
+
+
+@pytest.mark.skipif(os.environ.get("MUNET_TEST_PRODUCTION_IMAGE") != "1",
+                    reason="builds the production image (pip installs TensorFlow inside, "
+                           "~3 min): set MUNET_TEST_PRODUCTION_IMAGE=1")
+def test_the_production_image_trains_and_evaluates_the_same(docker_run, tmp_path, tfds_dir):
+    """docker/Dockerfile's default target, Python packages pip-installed in the image (its
+    own interpreter, no mounts but the store and the data): the same weights and figures."""
+    podman.script("build", "image", log=str(tmp_path / "build.log"), timeout=1800)
+    candidate = docker_run["candidates"][0]
+    uri = untrained_copy(docker_run["uri"], tmp_path / "system", [candidate])
+    for module in ("training", "evaluation"):
+        podman.podman(
+            "run", "--rm", "--network=none", "--user=0",  # The test's folders are root's.
+            "-v", f"{uri}:{uri}", "-v", f"{tfds_dir}:{tfds_dir}:ro",
+            "-e", "MUNET_TRACKING=off", "localhost/munet:latest",
+            "python", "-m", f"components.{module}", "--system", uri, "--candidate", candidate)
+    store = SystemStore(uri)
+    result = records.read(store.storage, records.candidate_key(candidate, "result"))
+    assert weights_and_figures(result) == weights_and_figures(docker_run["results"][candidate])
+    assert records.read(store.storage, records.candidate_key(candidate, "evaluation")) \
+        == docker_run["evaluations"][candidate]
 
 
 def test_nothing_is_left_running_or_in_the_firewall(image, service):
