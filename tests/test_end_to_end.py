@@ -114,9 +114,15 @@ def test_bad_input_is_refused_clearly_and_changes_nothing(grown, task, dataset, 
 def test_a_flipped_byte_in_a_blob_is_caught_and_loses_nothing(grown, tmp_path):
     import shutil
 
+    from munet.stages.commit import commit_generation
+    from munet.stages.generate import generate_candidates
+    from munet.stages.train import train_candidate
+    from munet.store import records
+
     uri = str(tmp_path / "copy")
     shutil.copytree(grown["uri"], uri)
-    manifest = SystemStore(uri).load()
+    store = SystemStore(uri)
+    manifest = store.load()
     cid = manifest.active_components(manifest.active_model("digits"))[-1]
     blob = manifest.components[cid]["blob"]
     path = os.path.join(uri, "blobs", "sha256", blob[:2], blob + ".safetensors")
@@ -125,9 +131,20 @@ def test_a_flipped_byte_in_a_blob_is_caught_and_loses_nothing(grown, tmp_path):
     open(path, "wb").write(bytes(data))
     with pytest.raises(CorruptBlobError, match=cid):
         system.evaluate_task(uri, "digits")
-    version = SystemStore(uri).head_version()
-    with pytest.raises(CorruptBlobError):
-        chain.evolve_task(uri, "digits", budget=BUDGET, seed=9)
-    assert SystemStore(uri).head_version() == version  # Nothing committed.
+    version = store.head_version()
+    # A candidate that loads the damaged weights fails loudly when it trains. Mutations
+    # are drawn from the generation id: the first id giving such a candidate is fixed.
+    for attempt in range(50):
+        generation = f"corrupt-{attempt}"
+        loaders = [c for c in generate_candidates(uri, "digits", generation, BUDGET, seed=9)
+                   if any(source.get("component") == cid for source in records.read(
+                       store.storage, records.candidate_key(c, "spec"))["slots"].values())]
+        if loaders:
+            break
+    assert loaders, "no generation sampled a child of digits' active model"
+    with pytest.raises(CorruptBlobError, match=cid):
+        train_candidate(uri, loaders[0])
+    assert not commit_generation(uri, generation, track=False)["committed"]
+    assert store.head_version() == version  # Nothing committed.
     accuracy, logits, _ = system.evaluate_task(uri, "fashion")  # Others still load.
     assert np.array_equal(logits, grown["before"][1])
