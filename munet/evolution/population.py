@@ -79,8 +79,29 @@ def choose_active(manifest, task):
     return record["active"]
 
 
-def collect_garbage(manifest):
-    """Drops models no population holds and components no model uses (blobs stay)."""
+def collect_garbage(manifest, task=None):
+    """Drops models no population holds and components no model uses (blobs stay).
+
+    With `task`, only what the commit of `task` can have left unused is looked at:
+    the task's own models that its population no longer holds, then the components
+    the task created or those dropped models used, each dropped only if no model of
+    any task still uses it (the root's components always stay: the root model uses
+    them). On a commit's working manifest those lookups are indexed, so the cost
+    follows the task, not the system. Without `task` the whole manifest is scanned.
+    """
+    if task is not None:
+        record = manifest.tasks.get(task) or {}
+        retained = set(record.get("population", ())) | {record.get("active")}
+        candidates = set(manifest.owned_components(task))
+        for model_id in manifest.owned_models(task):
+            if model_id not in retained and model_id != ROOT_MODEL_ID:
+                candidates.update(manifest.models.pop(model_id)["slots"].values())
+        for cid in sorted(c for c in candidates if c is not None):
+            component = manifest.components.get(cid)
+            if component is not None and component["created_by"] is not None \
+                    and not manifest.models_using(cid):
+                del manifest.components[cid]
+        return
     retained = {ROOT_MODEL_ID}
     for record in manifest.tasks.values():
         retained.update(record["population"])

@@ -79,7 +79,7 @@ def commit_generation(system_uri, generation_id, author=None, track=True):
             added.append(spec["candidate"])
         previous = record["active"]
         population.choose_active(manifest, task)
-        population.collect_garbage(manifest)
+        population.collect_garbage(manifest, task)
         record["committed_generations"].append(generation_id)
         record["last_generation"] = {
             "generation": generation_id,
@@ -93,7 +93,8 @@ def commit_generation(system_uri, generation_id, author=None, track=True):
             record["last_improved_at"] = utc_now()
         return manifest
 
-    manifest = store.commit(change, f"{task}: commit generation {generation_id}", author)
+    manifest = store.commit(change, f"{task}: commit generation {generation_id}", author,
+                            task=task)
     records.write(store.storage, records.attempt_key(task),
                   {"generation": generation_id, "at": utc_now()})
     record = manifest.tasks.get(task, {})

@@ -44,7 +44,7 @@ def evaluate_candidate(system_uri, candidate_id):
         budget["max_validation_examples"])
     validation_accuracy = accuracy(model, validation)
 
-    trial = manifest.copy()
+    trial = manifest.shallow_copy()  # add_candidate only adds entries.
     child = population.add_candidate(trial, spec, result, {}, manifest.version)
     accounted = trial.accounted_params(child, spec["task"])
     scale = population.settings(manifest)["scale_factor"]

@@ -1,29 +1,37 @@
-"""The manifest: one immutable JSON document per system version.
+"""The manifest: the whole system at one version, as the rest of munet reads it.
 
-A manifest holds the whole system at one version:
-- `root`: the root ViT's configuration;
+A manifest holds:
+- `root`: the root ViT's configuration; `settings`: the evolution's settings;
 - `components`: id -> {kind, config, blob, num_params, created_by};
 - `models`: id -> a path through the components (slots), its hyperparameters,
   metrics, parent and offspring count; the root model has task None;
 - `tasks`: name -> dataset spec, active model id, population (retained model ids),
-  committed generation ids, offspring counts of the seeds it sampled.
+  committed generation ids, offspring counts of the seeds it sampled;
+- the version's header: format, version, parent_version, created_at, author, message.
+
+In memory a manifest is one dict (`Manifest.data`) with those keys. On storage it
+is partitioned by owner (see shards.py): a task owns its record, the models whose
+`task` it is and the components it created (`created_by`); the root owns the rest.
+
+Manifests returned by the store share their entries (the dicts inside `tasks`,
+`models`, `components`) with the store's cache of immutable versions: read them,
+replace them, add or delete keys, but do not change them in place (use `copy()` for
+a fully private manifest). The one exception is the manifest a commit's `change`
+receives (see SystemStore.commit): there `tasks`, `models` and `components` are
+copy-on-write overlays of the head's tables (dict-like, see maps.py), the committing
+task's entries and the root's are private copies, and the keys the change sets or
+deletes are tracked, so the store knows which owners changed without looking at the
+others.
 """
 
 import copy
 import json
+from collections.abc import Mapping
 
-from munet.errors import CorruptManifestError
-
-FORMAT = "munet.manifest/1"
+FORMAT = "munet.manifest/2"
 ROOT_MODEL_ID = "root"
-_REQUIRED = {
-    "format": str,
-    "version": int,
-    "root": dict,
-    "components": dict,
-    "models": dict,
-    "tasks": dict,
-}
+HEADER_KEYS = ("format", "version", "parent_version", "created_at", "author", "message")
+PARTITIONED_KEYS = ("tasks", "models", "components")
 
 
 def slot_order(model):
@@ -40,44 +48,54 @@ def slot_order(model):
     return order
 
 
+def _plain(value):
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 class Manifest:
-    """A parsed manifest plus the queries the evolution needs."""
+    """A manifest plus the queries the evolution needs.
 
-    def __init__(self, data):
-        self.data = data
+    `data` may be given as a function that builds it: then it is built on first use
+    (the store returns committed manifests so, as most callers only need a few keys).
+    """
 
-    @classmethod
-    def from_bytes(cls, raw, where):
-        try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise CorruptManifestError(
-                f"Manifest {where} is not valid JSON ({error}). Manifests are written by "
-                "munet only. Fix: restore that file from a backup, or read an earlier "
-                "version with --version N (every earlier version is still stored)."
-            ) from None
-        problems = [
-            f"'{key}' should be a {kind.__name__}"
-            for key, kind in _REQUIRED.items()
-            if not isinstance(data, dict) or not isinstance(data.get(key), kind)
-        ]
-        if not problems and data["format"] != FORMAT:
-            problems.append(f"'format' is {data['format']!r}, expected {FORMAT!r}")
-        if problems:
-            raise CorruptManifestError(
-                f"Manifest {where} is malformed: {'; '.join(problems)}. Fix: restore that "
-                "file from a backup, or read an earlier version with --version N."
-            )
-        return cls(data)
+    def __init__(self, data, context=None, version=None):
+        self._data = data
+        self._version = version
+        self._context = context  # Set by the store on a commit's working manifest.
+
+    @property
+    def data(self):
+        if callable(self._data):
+            self._data = self._data()
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        self._data = value
 
     def to_bytes(self):
-        return json.dumps(self.data, indent=1, sort_keys=True).encode()
+        """The whole manifest as one JSON document (for people and artifacts)."""
+        return json.dumps(self.data, indent=1, sort_keys=True, default=_plain).encode()
 
     def copy(self):
+        """A fully private deep copy (no entry shared with the store's cache)."""
         return Manifest(copy.deepcopy(self.data))
+
+    def shallow_copy(self):
+        """A copy whose top-level dicts are new and whose entries are shared: enough to
+        add or remove entries (e.g. try a candidate) without changing this manifest."""
+        data = dict(self.data)
+        for key in PARTITIONED_KEYS:
+            data[key] = dict(data[key])  # Also turns a working copy's overlays into dicts.
+        return Manifest(data)
 
     @property
     def version(self):
+        if callable(self._data) and self._version is not None:
+            return self._version
         return self.data["version"]
 
     @property
@@ -137,3 +155,50 @@ class Manifest:
 
     def root_params(self):
         return self.path_params(self.models[ROOT_MODEL_ID])
+
+    # Ownership queries: O(what the owner holds) on a commit's working manifest,
+    # a scan of the whole manifest otherwise.
+
+    def _live_context(self):
+        context = self._context
+        if context is not None and all(
+            self.data.get(key) is context.dicts[key] for key in PARTITIONED_KEYS
+        ):
+            return context
+        return None
+
+    def owned_models(self, owner):
+        """Ids of the models whose task is `owner` (None: the root's)."""
+        context = self._live_context()
+        if context is None:
+            return sorted(m for m, model in self.models.items() if model.get("task") == owner)
+        touched = context.touched("models")
+        ids = set(context.state.member_models(owner)) - touched
+        ids.update(m for m in touched
+                   if m in self.models and self.models[m].get("task") == owner)
+        return sorted(ids)
+
+    def owned_components(self, owner):
+        """Ids of the components `owner` created (None: the root's)."""
+        context = self._live_context()
+        if context is None:
+            return sorted(c for c, component in self.components.items()
+                          if component.get("created_by") == owner)
+        touched = context.touched("components")
+        ids = set(context.state.member_components(owner)) - touched
+        ids.update(c for c in touched if c in self.components
+                   and self.components[c].get("created_by") == owner)
+        return sorted(ids)
+
+    def models_using(self, component_id):
+        """Ids of the models whose slots hold `component_id`."""
+        context = self._live_context()
+        indexed = context.state.users_index() if context is not None else None
+        if indexed is None or component_id in indexed.excluded:
+            return {m for m, model in self.models.items()
+                    if component_id in model["slots"].values()}
+        touched = context.touched("models")
+        ids = set(indexed.users.get(component_id, ())) - touched
+        ids.update(m for m in touched
+                   if m in self.models and component_id in self.models[m]["slots"].values())
+        return ids

@@ -1,19 +1,33 @@
-"""The versioned system store: manifests, a head pointer and commits.
+"""The versioned system store: versions, a head pointer and commits.
 
 Layout under the system URI:
-  versions/00000001.json   one immutable manifest per version (the history, the lineage)
+  versions/00000001.json   one small immutable version object per version: the header
+                           (format, version, parent_version, created_at, author,
+                           message), the root shard's digest and the top of the index
+                           of task shards. The versions are the history, the lineage.
+  shards/sha256/..         one content-addressed JSON slice of the manifest per owner
+  index/sha256/..          the index of task shards (see shards.py for both)
   HEAD                     the latest version number, a hint kept up to date after commits
   blobs/sha256/..          component weights (see blobs.py)
   tasks/, generations/     ingestion records, candidate specs and results (see stages/)
 
-A commit writes manifest N+1 with an exclusive create (`create_exclusive`: a link on a
-local disk, an `ifGenerationMatch=0` precondition on GCS). That create is the
-compare-and-swap on the head: exactly one writer creates version N+1; a writer that
-finds it taken is stale, reloads version N+1, re-applies its change and tries N+2.
-Manifests appear whole or not at all, so a crash at any instant leaves the last
-commit loadable. HEAD is then moved with an atomic replace; readers start from HEAD
-and step forward while a newer manifest exists, so a HEAD left behind by a crash, or
-written out of order by two writers, is never wrong, only a few steps short.
+Every version is whole: its object names, through the index, every shard of the
+system at that version. Shards and index nodes are immutable and shared between
+versions; a commit writes only the ones that changed (a task's commit: its shard, one
+leaf, one inner node), so it costs what changed, not the size of the system.
+
+A commit writes its new pieces first (content-addressed, created once), then version
+N+1 with an exclusive create (`create_exclusive`: a link on a local disk, an
+`ifGenerationMatch=0` precondition on GCS). That create is the compare-and-swap on
+the head: exactly one writer creates version N+1; a writer that finds it taken is
+stale, reloads version N+1, re-applies its change and tries N+2 (pieces it wrote for
+the lost attempt are harmless: nothing refers to them). Version objects appear whole
+or not at all and only after the pieces they name, so a crash at any instant leaves
+the last commit loadable. HEAD is then moved with an atomic replace; readers start
+from HEAD and step forward while a newer version exists, so a HEAD left behind by a
+crash, or written out of order by two writers, is never wrong, only a few steps short.
+Every piece is checked against its SHA-256 when read; a damaged or missing one is a
+CorruptManifestError that names it.
 """
 
 import datetime
@@ -23,10 +37,10 @@ import random
 import socket
 import time
 
-from munet.errors import ConcurrentCommitError, CorruptManifestError, StoreExistsError
-from munet.errors import StoreNotFoundError
+from munet.errors import ConcurrentCommitError, StoreExistsError, StoreNotFoundError
+from munet.store import shards
 from munet.store.blobs import BlobStore
-from munet.store.manifest import FORMAT, Manifest
+from munet.store.manifest import FORMAT, HEADER_KEYS, Manifest
 from munet.store.storage import open_storage
 
 MAX_COMMIT_ATTEMPTS = 100
@@ -80,10 +94,7 @@ class SystemStore:
             version -= 1  # A HEAD pointing past the history cannot be trusted.
         return version
 
-    def load(self, version=None):
-        """The manifest at `version` (default: the head)."""
-        self._check_exists()
-        version = self.head_version() if version is None else int(version)
+    def _state(self, version):
         key = version_key(version)
         try:
             raw = self.storage.read_bytes(key)
@@ -92,13 +103,17 @@ class SystemStore:
                 f"Version {version} does not exist in {self.uri!r} (head is "
                 f"{self.head_version()}). Fix: pass a version between 1 and the head."
             ) from None
-        manifest = Manifest.from_bytes(raw, f"{self.uri}/{key}")
-        if manifest.version != version:
-            raise CorruptManifestError(
-                f"Manifest {self.uri}/{key} says it is version {manifest.version}. Fix: "
-                "restore that file from a backup."
-            )
-        return manifest
+        return shards.load_state(self.storage, version, key, raw)
+
+    def load(self, version=None):
+        """The manifest at `version` (default: the head).
+
+        Its entries are shared with the process's cache of immutable versions: do not
+        change them in place (see manifest.py); `Manifest.copy()` gives a private one.
+        """
+        self._check_exists()
+        version = self.head_version() if version is None else int(version)
+        return self._state(version).view()
 
     def versions(self):
         return list(range(1, self.head_version() + 1))
@@ -107,32 +122,53 @@ class SystemStore:
 
     def create(self, manifest_data, author=None):
         """Writes version 1 of a new system; fails if one exists."""
-        data = dict(manifest_data, format=FORMAT, version=1, parent_version=None)
-        data.update(created_at=utc_now(), author=author or default_author())
-        data.setdefault("message", "init")
-        if not self.storage.create_exclusive(version_key(1), Manifest(data).to_bytes()):
-            raise StoreExistsError(
-                f"A munet system already exists at {self.uri!r}. Fix: use it as it is "
-                "(`munet status`), or pick another URI for a new system."
-            )
+        header = dict(format=FORMAT, version=1, parent_version=None, created_at=utc_now(),
+                      author=author or default_author(),
+                      message=manifest_data.get("message", "init"))
+        data = {k: v for k, v in manifest_data.items() if k not in HEADER_KEYS}
+        plan = shards.plan_commit(self.storage, shards.State.empty(self.storage.uri),
+                                  Manifest(data), header)
+        if self.exists():
+            raise self._exists_error()
+        for key, raw in plan.pieces:
+            self.storage.write_once(key, raw)
+        if not self.storage.create_exclusive(version_key(1), plan.version_raw):
+            raise self._exists_error()
         self.storage.write_atomic("HEAD", b"1\n")
-        return Manifest(data)
+        return plan.committed_state().view()
 
-    def commit(self, change, message, author=None):
+    def _exists_error(self):
+        return StoreExistsError(
+            f"A munet system already exists at {self.uri!r}. Fix: use it as it is "
+            "(`munet status`), or pick another URI for a new system."
+        )
+
+    def commit(self, change, message, author=None, task=None):
         """Applies `change(manifest) -> manifest | None` to the head and commits it.
 
-        `change` receives a private copy of the head manifest. It returns the new
-        manifest, or None when there is nothing to commit (then the head is
-        returned unchanged). When another writer commits first, `change` runs
-        again on the new head, so it must be a pure function of the manifest.
+        `change` receives a working copy of the head manifest. It returns the new
+        manifest (normally the one it received), or None when there is nothing to
+        commit (then the head is returned unchanged). When another writer commits
+        first, `change` runs again on the new head, so it must be a pure function of
+        the manifest.
+
+        `task`: the task this commit is about. Then the working copy's top-level dicts
+        are new, the task's entries (record, models, components) and the root's are
+        private copies, every other entry is shared with the head and must not be
+        changed in place (replace or delete it instead); the commit re-encodes only the
+        task, the root and the owners of the entries the change set or deleted, so it
+        costs what changed. Without `task` the working copy is a deep copy of the whole
+        system and every shard is re-encoded (any change is allowed, at the system's
+        size).
         """
         self._check_exists()
         for attempt in range(MAX_COMMIT_ATTEMPTS):
-            head = self.load()
-            updated = change(head.copy())
+            head = self._state(self.head_version())
+            working = head.working_copy(task) if task is not None else head.private_copy()
+            updated = change(working)
             if updated is None:
-                return head
-            updated.data.update(
+                return head.view()
+            header = dict(
                 format=FORMAT,
                 version=head.version + 1,
                 parent_version=head.version,
@@ -140,9 +176,12 @@ class SystemStore:
                 author=author or default_author(),
                 message=message,
             )
-            if self.storage.create_exclusive(version_key(updated.version), updated.to_bytes()):
-                self.storage.write_atomic("HEAD", f"{updated.version}\n".encode())
-                return updated
+            plan = shards.plan_commit(self.storage, head, updated, header)
+            for key, raw in plan.pieces:
+                self.storage.write_once(key, raw)
+            if self.storage.create_exclusive(version_key(header["version"]), plan.version_raw):
+                self.storage.write_atomic("HEAD", f"{header['version']}\n".encode())
+                return plan.committed_state().view()
             time.sleep(random.uniform(0, 0.01 * (attempt + 1)))  # Lost the race: retry.
         raise ConcurrentCommitError(
             f"Gave up committing {message!r} to {self.uri!r} after {MAX_COMMIT_ATTEMPTS} "

@@ -5,6 +5,10 @@ Only three write primitives are needed by the rest of munet:
 - `create_exclusive`: create an object only if it does not exist (the compare-and-swap
   that makes commits safe between concurrent writers);
 - `write_once`: content-addressed writes (skipped when the object already exists).
+
+Reads are `read_bytes` and `read_many` (many small objects at once: concurrent
+requests on fsspec backends such as gcsfs, where one request per object in turn
+would make a cold load of a large system slow).
 """
 
 import os
@@ -51,6 +55,16 @@ def gcs_options_from_env():
     return options
 
 
+def _read_each(storage, keys):
+    found = {}
+    for key in keys:
+        try:
+            found[key] = storage.read_bytes(key)
+        except FileNotFoundError:
+            found[key] = None
+    return found
+
+
 class LocalStorage:
     """A folder on a local (or mounted) filesystem."""
 
@@ -67,6 +81,10 @@ class LocalStorage:
     def read_bytes(self, key):
         with open(self._path(key), "rb") as f:
             return f.read()
+
+    def read_many(self, keys):
+        """key -> bytes, or None for a key that does not exist."""
+        return _read_each(self, keys)
 
     def _write_temp(self, key, data):
         path = self._path(key)
@@ -138,6 +156,25 @@ class FsspecStorage:
 
     def read_bytes(self, key):
         return self.fs.cat_file(self._path(key))
+
+    def read_many(self, keys):
+        """key -> bytes, or None for a key that does not exist (one concurrent batch)."""
+        keys = list(keys)
+        if len(keys) <= 1:
+            return _read_each(self, keys)
+        paths = {self._path(key): key for key in keys}
+        results = self.fs.cat(list(paths), on_error="return")
+        found = {}
+        for path, key in paths.items():
+            value = results.get(path, results.get(self.fs._strip_protocol(path)))
+            if isinstance(value, FileNotFoundError):
+                value = None
+            elif isinstance(value, BaseException) or not isinstance(value, (bytes, type(None))):
+                value = _read_each(self, [key])[key]  # Retry it alone.
+            elif value is None and path not in results:
+                value = _read_each(self, [key])[key]
+            found[key] = value
+        return found
 
     def write_atomic(self, key, data):
         self.fs.pipe_file(self._path(key), data)

@@ -78,9 +78,9 @@ def test_malformed_manifest_is_reported_and_nothing_changes(tmp_path, content, e
     assert store.load(1).version == 1  # Earlier versions stay readable.
 
 
-def _committer(uri, writer, count):
+def _committer(uri, writer, count, *mode):
     env = dict(os.environ, PYTHONPATH=REPO)
-    return subprocess.Popen([sys.executable, COMMITTER, uri, writer, str(count)], env=env,
+    return subprocess.Popen([sys.executable, COMMITTER, uri, writer, str(count), *mode], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
