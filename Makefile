@@ -12,7 +12,7 @@ demo: setup
 	@bash scripts/demo.sh
 
 test: setup
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n 2 --dist loadfile
 
 test-fast: setup
-	$(VENV)/bin/python -m pytest -q -m "not slow"
+	$(VENV)/bin/python -m pytest -q -n 2 --dist loadfile -m "not slow"

@@ -121,6 +121,11 @@ base() {
 build() {
   local target=${1:-image}
   shift || true
+  # One build at a time per storage (test workers may each ask for the image; the
+  # later ones then find every layer cached).
+  mkdir -p "$DIR"
+  exec 9>"$DIR/build.lock"
+  flock 9
   base
   case "$target" in
     image)

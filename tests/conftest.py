@@ -27,6 +27,19 @@ os.environ.pop("MUNET_TRACKING", None)
 sys.path.insert(0, DAGS)  # As Airflow does for the DAG files' own imports.
 
 
+def pytest_collection_modifyitems(items):
+    """Slow modules first and the container tests last (stable within each group).
+
+    `make test` runs two workers, each taking whole modules in this order: the long
+    modules start at once, and the container image, whose build starts in the
+    background after collection (tests/containers/conftest.py), is ready by the end.
+    """
+    containers = os.path.join(REPO, "tests", "containers") + os.sep
+    slow_modules = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: (str(item.path).startswith(containers),
+                                 item.path not in slow_modules))
+
+
 @pytest.fixture(scope="session")
 def airflow_db():
     """A migrated Airflow metadata DB (SQLite) for DAG runs."""

@@ -1,8 +1,9 @@
 """Fixtures of the container tests: the image, built once per session with Podman.
 
-The container tests run last, and when any of them is selected the image build starts
-in the background as soon as the session's tests are collected (it is mostly waiting
-on Debian's archive), so that it overlaps with the rest of the suite.
+The container tests run last (tests/conftest.py orders them), and when any of them is
+selected the image build starts in the background as soon as the tests are collected
+(it is mostly waiting on Debian's archive), so that it overlaps with the rest of the
+suite.
 """
 
 import os
@@ -23,10 +24,6 @@ def _needs_image(item):
     return str(item.path).startswith(HERE + os.sep) and "image" in item.fixturenames
 
 
-def pytest_collection_modifyitems(items):
-    items.sort(key=lambda item: str(item.path).startswith(HERE + os.sep))  # Stable: last.
-
-
 def pytest_collection_finish(session):
     if any(_needs_image(item) for item in session.items) and not podman.missing_requirements():
         _start_build()
@@ -44,12 +41,17 @@ def _start_build():
     return _build
 
 
-def pytest_sessionfinish(session):
-    """An interrupted session does not leave the build running."""
+def pytest_sessionfinish(session, exitstatus):
+    """An interrupted session does not leave the build running; otherwise the build
+    is waited for (with two test workers, each starts one: the one that ran no
+    container test still finishes its build, a cache hit once the other's is done)."""
     process = _build.get("process")
     if process is not None and process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(60)
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(60)
+        else:
+            process.wait()
     if process is not None and process.returncode == 0:
         os.remove(_build["log"])  # Kept only when the build failed.
 
