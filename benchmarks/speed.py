@@ -20,24 +20,35 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks import results  # noqa: E402
 
 FMA_FLOPS_PER_CYCLE = {"avx512f": 64, "avx2": 32, "sse": 8}  # fp32, two FMA units
+AMD_ZEN4_FAMILY = 25  # Zen 3 and Zen 4: Zen 4 runs AVX-512 on its two 256-bit FMA units
 
 
 def cpu_peak_flops():
-    """fp32 peak: cores x clock x FLOPs per cycle (two FMA units of the widest SIMD)."""
-    flags, mhz = set(), 0.0
+    """fp32 peak at the nominal clock: cores x MHz x FLOPs per cycle (two FMA units of
+    the widest SIMD the cores execute at full width)."""
+    flags, mhz, vendor, family = set(), 0.0, "", 0
     with open("/proc/cpuinfo") as handle:
         for line in handle:
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-            elif line.startswith("cpu MHz"):
-                mhz = max(mhz, float(line.split(":", 1)[1]))
+            key, _, value = line.partition(":")
+            key, value = key.strip(), value.strip()
+            if key == "flags":
+                flags = set(value.split())
+            elif key == "cpu MHz":
+                mhz = max(mhz, float(value))
+            elif key == "vendor_id":
+                vendor = value
+            elif key == "cpu family":
+                family = int(value)
     simd = "avx512f" if "avx512f" in flags else "avx2" if {"avx2", "fma"} <= flags else "sse"
     per_cycle = FMA_FLOPS_PER_CYCLE[simd]
+    why = f"{simd}: 2 FMA units x lanes x 2"
+    if simd == "avx512f" and vendor == "AuthenticAMD" and family == AMD_ZEN4_FAMILY:
+        per_cycle = FMA_FLOPS_PER_CYCLE["avx2"]
+        why = "AMD Zen 4: AVX-512 on two 256-bit FMA units, 8 lanes x 2 x 2"
     cores = os.cpu_count()
     return {"peak_flops": cores * mhz * 1e6 * per_cycle, "cores": cores, "mhz": mhz,
             "simd": simd, "flops_per_cycle_per_core": per_cycle,
-            "how": f"{cores} cores x {mhz:.0f} MHz x {per_cycle} fp32 FLOPs/cycle "
-                   f"({simd}: 2 FMA units x lanes x 2)"}
+            "how": f"{cores} cores x {mhz:.0f} MHz x {per_cycle} fp32 FLOPs/cycle ({why})"}
 
 
 def matmul_flops(size=1024, seconds=3.0):
@@ -194,6 +205,12 @@ def main():
     achieved = train_flops_per_example * max(rates["munet"])
     peak = cpu_peak_flops()
     measured_matmul = matmul_flops(512 if args.quick else 1024, 1.0 if args.quick else 3.0)
+    if measured_matmul > peak["peak_flops"]:  # Boost clocks above the nominal MHz: a peak
+        peak["nominal_peak_flops"] = peak["peak_flops"]  # is never below a measured rate.
+        peak["peak_flops"] = measured_matmul
+        peak["how"] = (f"the XLA matmul's {measured_matmul / 1e9:.0f} GFLOP/s, above the "
+                       f"nominal {peak['nominal_peak_flops'] / 1e9:.0f} GFLOP/s of "
+                       f"{peak['how']}: the cores run above their nominal clock")
     per_hour = candidates_per_hour(args.quick, data_dir)
 
     result = {
