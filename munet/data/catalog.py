@@ -6,7 +6,24 @@ A task's dataset is named one of three ways:
 - any other TFDS name, already prepared in the data dir (munet never downloads);
 - 'folder:/path/to/images', one sub-folder of images per class.
 Whatever the source, the result is a normal TFDS dataset in the data dir, and
-`dataset_spec` describes where; `open_builder` reads it back anywhere.
+`prepare` returns its spec (where it is); `open_builder` reads it back anywhere.
+
+The data dir is `data_dir` (the CLI's --data-dir), else $MUNET_TFDS_DATA_DIR, else
+$TFDS_DATA_DIR, else ~/tensorflow_datasets; when reading a spec back, a set
+$MUNET_TFDS_DATA_DIR wins over the data dir recorded at ingestion, so every stage and
+container can be pointed at the same copy. It is a local folder or a
+`gs://bucket/prefix` URL; production differs by that setting only.
+
+gs:// is read by TensorFlow's own GCS filesystem: TFDS's paths go through etils.epath,
+which uses tf.io.gfile when TensorFlow is installed (gcsfs only for zonal buckets), and
+tf.data reads the TFRecords. It uses the Google default credentials
+(GOOGLE_APPLICATION_CREDENTIALS, gcloud's application-default login, or the metadata
+server on GCP); the store's MUNET_GCS_* settings do not apply to it. It has no emulator
+endpoint setting, but honours the standard HTTPS_PROXY and CURL_CA_BUNDLE variables,
+which is how tests/data/test_gcs_data_dir.py reads a dataset from a local GCS emulator.
+Tested on gs://: ingesting a task by TFDS name and reading its examples, from a dataset
+prepared elsewhere and copied there (e.g. `gsutil -m cp -r DIR/NAME gs://bucket/prefix/`);
+preparing the offline datasets directly into gs:// is not tested.
 """
 
 import difflib

@@ -4,6 +4,10 @@ Every image, whatever its size and channel count, becomes a float32
 image_size x image_size x 3 tensor in [-1, 1], as in the papers. Augmentation
 (train only) follows the path's hyperparameters: random crop (area/aspect), flip,
 brightness/contrast/saturation/hue deltas.
+
+The examples come from the spec's TFDS data dir (or $MUNET_TFDS_DATA_DIR), local or
+gs:// (see munet.data.catalog); `load_split`'s dataset keeps what it read in memory,
+so a split is read from there once per dataset.
 """
 
 import tensorflow as tf

@@ -132,7 +132,12 @@ class FsspecStorage:
     """Any fsspec filesystem; on Google Cloud Storage through gcsfs.
 
     GCS writes of one object are atomic, and exclusive creation uses the
-    `ifGenerationMatch=0` precondition, so commits are as safe as on a local disk.
+    `ifGenerationMatch=0` precondition (gcsfs's pipe_file(mode="create")), so commits
+    are as safe as on a local disk: GCS answers a create of an existing object with
+    412 Precondition Failed, which gcsfs raises as FileExistsError and
+    `create_exclusive` returns as False (the writer lost the race). Local emulators
+    may ignore the precondition (gcp-storage-emulator does); tests/store/test_gcs.py
+    checks the request and the 412 handling on the HTTP traffic instead.
     Other fsspec backends get a best-effort exclusive create (check, then write).
     """
 
