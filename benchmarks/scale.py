@@ -135,7 +135,7 @@ def main():
     sizes = [int(s) for s in (args.sizes or ("5,20" if args.quick else "10,100,1000"))
              .split(",")]
     samples = args.samples or (5 if args.quick else 40)
-    from munet.store import shards
+    from munet.store import cache
     from munet.store.repository import version_key
 
     root_config = RootConfig()
@@ -167,7 +167,7 @@ def main():
             loads.append(time.perf_counter() - start)
         cold = []
         for _ in range(3):
-            shards.clear_cache()
+            cache.clear_cache()
             start = time.perf_counter()
             SystemStore(uri).load().data
             cold.append(time.perf_counter() - start)

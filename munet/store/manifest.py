@@ -10,7 +10,7 @@ A manifest holds:
 - the version's header: format, version, parent_version, created_at, author, message.
 
 In memory a manifest is one dict (`Manifest.data`) with those keys. On storage it
-is partitioned by owner (see shards.py): a task owns its record, the models whose
+is partitioned by owner (see pieces.py): a task owns its record, the models whose
 `task` it is and the components it created (`created_by`); the root owns the rest.
 
 Manifests returned by the store share their entries (the dicts inside `tasks`,

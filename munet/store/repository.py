@@ -6,7 +6,7 @@ Layout under the system URI:
                            message), the root shard's digest and the top of the index
                            of task shards. The versions are the history, the lineage.
   shards/sha256/..         one content-addressed JSON slice of the manifest per owner
-  index/sha256/..          the index of task shards (see shards.py for both)
+  index/sha256/..          the index of task shards (see pieces.py and index.py)
   HEAD                     the latest version number, a hint kept up to date after commits
   blobs/sha256/..          component weights (see blobs.py)
   tasks/, generations/     ingestion records, candidate specs and results (see stages/)
@@ -38,10 +38,11 @@ import socket
 import time
 
 from munet.errors import ConcurrentCommitError, StoreExistsError, StoreNotFoundError
-from munet.store import shards
 from munet.store.blobs import BlobStore
+from munet.store.commits import plan_commit
 from munet.store.manifest import FORMAT, HEADER_KEYS, Manifest
 from munet.store.storage import open_storage
+from munet.store.versions import State, load_state
 
 MAX_COMMIT_ATTEMPTS = 100
 
@@ -59,6 +60,12 @@ def utc_now(timestamp=None):
     moment = datetime.datetime.fromtimestamp(
         time.time() if timestamp is None else timestamp, datetime.timezone.utc)
     return moment.isoformat(timespec="seconds")
+
+
+def _header(version, author, message):
+    """The header of a new version `version`, committed now."""
+    return dict(format=FORMAT, version=version, parent_version=version - 1 or None,
+                created_at=utc_now(), author=author or default_author(), message=message)
 
 
 class SystemStore:
@@ -103,7 +110,7 @@ class SystemStore:
                 f"Version {version} does not exist in {self.uri!r} (head is "
                 f"{self.head_version()}). Fix: pass a version between 1 and the head."
             ) from None
-        return shards.load_state(self.storage, version, key, raw)
+        return load_state(self.storage, version, key, raw)
 
     def load(self, version=None):
         """The manifest at `version` (default: the head).
@@ -122,12 +129,10 @@ class SystemStore:
 
     def create(self, manifest_data, author=None):
         """Writes version 1 of a new system; fails if one exists."""
-        header = dict(format=FORMAT, version=1, parent_version=None, created_at=utc_now(),
-                      author=author or default_author(),
-                      message=manifest_data.get("message", "init"))
+        header = _header(1, author, manifest_data.get("message", "init"))
         data = {k: v for k, v in manifest_data.items() if k not in HEADER_KEYS}
-        plan = shards.plan_commit(self.storage, shards.State.empty(self.storage.uri),
-                                  Manifest(data), header)
+        plan = plan_commit(self.storage, State.empty(self.storage.uri), Manifest(data),
+                           header)
         if self.exists():
             raise self._exists_error()
         for key, raw in plan.pieces:
@@ -168,15 +173,8 @@ class SystemStore:
             updated = change(working)
             if updated is None:
                 return head.view()
-            header = dict(
-                format=FORMAT,
-                version=head.version + 1,
-                parent_version=head.version,
-                created_at=utc_now(),
-                author=author or default_author(),
-                message=message,
-            )
-            plan = shards.plan_commit(self.storage, head, updated, header)
+            header = _header(head.version + 1, author, message)
+            plan = plan_commit(self.storage, head, updated, header)
             for key, raw in plan.pieces:
                 self.storage.write_once(key, raw)
             if self.storage.create_exclusive(version_key(header["version"]), plan.version_raw):

@@ -10,9 +10,12 @@ import pytest
 
 from munet.errors import CorruptManifestError
 from munet.evolution import population
-from munet.store import shards
+from munet.store.cache import clear_cache
+from munet.store.index import place
 from munet.store.manifest import FORMAT, Manifest
+from munet.store.pieces import encode_piece, node_key, sha256
 from munet.store.repository import SystemStore, version_key
+from munet.store.versions import load_state
 from tests.helpers import add_task_model, root_manifest
 from tests.store.test_repository import _committer
 
@@ -109,7 +112,7 @@ def test_old_versions_load_identically_after_later_commits(tmp_path):
         assert store.load(manifest.version - 1).to_bytes() == seen[manifest.version - 1]
     for warm in (True, False):  # From this process's cache, then from storage only.
         if not warm:
-            shards.clear_cache()
+            clear_cache()
         for version in reversed(store.versions()):
             assert store.load(version).to_bytes() == seen[version], version
     other = SystemStore(root)
@@ -132,7 +135,7 @@ def test_a_commit_does_not_change_the_version_it_started_from(tmp_path):
     head = store.load()
     assert head.models["task1-m0"]["metrics"]["score"] == 0.99
     assert "task2-m0" not in head.models and head.data["settings"]["scale_factor"] == 0.5
-    shards.clear_cache()
+    clear_cache()
     assert store.load().to_bytes() == head.to_bytes()
 
 
@@ -145,7 +148,7 @@ def test_a_corrupted_shard_is_named_with_the_fix_and_other_versions_still_load(t
     data = bytearray((tmp_path / shard).read_bytes())
     data[10] ^= 0x01
     (tmp_path / shard).write_bytes(bytes(data))
-    shards.clear_cache()
+    clear_cache()
     with pytest.raises(CorruptManifestError) as error:
         SystemStore(root).load()
     message = str(error.value)
@@ -157,7 +160,7 @@ def test_a_corrupted_shard_is_named_with_the_fix_and_other_versions_still_load(t
     assert SystemStore(root).head_version() == 2
 
     os.remove(tmp_path / shard)
-    shards.clear_cache()
+    clear_cache()
     with pytest.raises(CorruptManifestError, match="is missing") as error:
         SystemStore(root).load(2)
     assert shard in str(error.value)
@@ -166,23 +169,23 @@ def test_a_corrupted_shard_is_named_with_the_fix_and_other_versions_still_load(t
 def test_a_valid_piece_in_the_wrong_place_is_reported(tmp_path):
     root = str(tmp_path)
     store = system_with_tasks(root)
-    state = shards.load_state(store.storage, 1, version_key(1),
-                              (tmp_path / version_key(1)).read_bytes())
+    state = load_state(store.storage, 1, version_key(1),
+                       (tmp_path / version_key(1)).read_bytes())
     # Version 2 claims task0's leaf entry points at task1's shard (valid bytes, wrong owner).
     leaf_doc = {"shards": {"task0": state.shard_of["task1"]}}
-    i, j = shards.place("task0")
-    raw = shards.encode_piece(leaf_doc)
-    store.storage.write_once(shards.node_key(shards.sha256(raw)), raw)
+    i, j = place("task0")
+    raw = encode_piece(leaf_doc)
+    store.storage.write_once(node_key(sha256(raw)), raw)
     inner = {"nodes": [None] * 16}
-    inner["nodes"][j] = shards.sha256(raw)
-    raw_inner = shards.encode_piece(inner)
-    store.storage.write_once(shards.node_key(shards.sha256(raw_inner)), raw_inner)
+    inner["nodes"][j] = sha256(raw)
+    raw_inner = encode_piece(inner)
+    store.storage.write_once(node_key(sha256(raw_inner)), raw_inner)
     top = [None] * 16
-    top[i] = shards.sha256(raw_inner)
+    top[i] = sha256(raw_inner)
     version = dict(json.loads((tmp_path / version_key(1)).read_text()), version=2,
                    parent_version=1, index=top)
     (tmp_path / version_key(2)).write_text(json.dumps(version))
-    shards.clear_cache()
+    clear_cache()
     with pytest.raises(CorruptManifestError, match="shard of 'task1', not of 'task0'"):
         SystemStore(root).load(2)
 
@@ -206,7 +209,7 @@ def test_concurrent_task_committers_lose_nothing(tmp_path):
     for process in writers:
         _, err = process.communicate(timeout=120)
         assert process.returncode == 0, err
-    shards.clear_cache()
+    clear_cache()
     store = SystemStore(uri)
     manifest = store.load()
     assert manifest.version == 1 + 3 * 12
@@ -241,7 +244,7 @@ def test_concurrent_task_commits_on_fsspec_lose_nothing():
     for thread in threads:
         thread.join()
     assert not errors
-    shards.clear_cache()
+    clear_cache()
     manifest = SystemStore(uri).load()
     assert manifest.version == 17
     assert manifest.tasks["a"]["active"] == "a-x7" and manifest.tasks["b"]["active"] == "b-x7"
@@ -277,7 +280,7 @@ def test_task_garbage_collection_matches_the_whole_system_scan(tmp_path):
     assert sorted(manifest.components) == sorted(expected.components)
     assert "a-m0" not in manifest.models and "a-m0:head" not in manifest.components
     assert "a-m0:encoder_block_2" in manifest.components  # b's model still uses it.
-    shards.clear_cache()
+    clear_cache()
     assert sorted(SystemStore(str(tmp_path)).load().components) == sorted(manifest.components)
 
 
@@ -295,7 +298,7 @@ def test_a_component_can_move_back_from_another_version(tmp_path):
 
     manifest = store.commit(bring_back, "b restores", task="b")
     assert "a-m0:head" in manifest.owned_components("a")
-    shards.clear_cache()
+    clear_cache()
     again = SystemStore(str(tmp_path)).load()
     assert again.to_bytes() == manifest.to_bytes()
     assert "a-m0:head" in again.components
