@@ -33,6 +33,21 @@ def copy_json(value):
     return copy.deepcopy(value)
 
 
+def _lookup(layer, base, key):
+    """The value of `key` in `layer` (changes: key -> value, or GONE) over `base`;
+    _ABSENT when there is none."""
+    value = layer.get(key, _ABSENT)
+    if value is _ABSENT:
+        return base.get(key, _ABSENT)
+    return _ABSENT if value is GONE else value
+
+
+def _found(value, key):
+    if value is _ABSENT:
+        raise KeyError(key)
+    return value
+
+
 class LayeredMap(Mapping):
     """An immutable map: a shared base dict plus a small delta."""
 
@@ -47,24 +62,14 @@ class LayeredMap(Mapping):
         self.size = size
 
     def __getitem__(self, key):
-        value = self.delta.get(key, _ABSENT)
-        if value is _ABSENT:
-            return self.base[key]
-        if value is GONE:
-            raise KeyError(key)
-        return value
+        return _found(_lookup(self.delta, self.base, key), key)
 
     def get(self, key, default=None):
-        value = self.delta.get(key, _ABSENT)
-        if value is _ABSENT:
-            return self.base.get(key, default)
-        return default if value is GONE else value
+        value = _lookup(self.delta, self.base, key)
+        return default if value is _ABSENT else value
 
     def __contains__(self, key):
-        value = self.delta.get(key, _ABSENT)
-        if value is _ABSENT:
-            return key in self.base
-        return value is not GONE
+        return _lookup(self.delta, self.base, key) is not _ABSENT
 
     def __len__(self):
         return self.size
@@ -114,24 +119,14 @@ class Overlay(MutableMapping):
         return set(self.local)
 
     def __getitem__(self, key):
-        value = self.local.get(key, _ABSENT)
-        if value is _ABSENT:
-            return self.base[key]
-        if value is GONE:
-            raise KeyError(key)
-        return value
+        return _found(_lookup(self.local, self.base, key), key)
 
     def get(self, key, default=None):
-        value = self.local.get(key, _ABSENT)
-        if value is _ABSENT:
-            return self.base.get(key, default)
-        return default if value is GONE else value
+        value = _lookup(self.local, self.base, key)
+        return default if value is _ABSENT else value
 
     def __contains__(self, key):
-        value = self.local.get(key, _ABSENT)
-        if value is _ABSENT:
-            return key in self.base
-        return value is not GONE
+        return _lookup(self.local, self.base, key) is not _ABSENT
 
     def __setitem__(self, key, value):
         self.local[key] = value
