@@ -2,7 +2,7 @@
 
 Exclusive creation (the commit's compare-and-swap) relies on GCS's `ifGenerationMatch=0`
 precondition. gcp-storage-emulator does not implement preconditions (it never answers
-412; see test_the_emulator_ignores_the_generation_precondition), so two writers there
+412: a second `mode="create"` write of an object overwrites it), so two writers there
 can both "create" the same object and a concurrent-writers test on it would prove
 nothing. What is ours is tested instead, on the real HTTP traffic: a recording proxy
 between gcsfs and the emulator shows that `create_exclusive` sends the precondition
@@ -121,13 +121,3 @@ def test_a_commit_that_loses_the_race_retries_on_the_new_head(gcs_endpoint, prox
     fresh = SystemStore(uri)
     assert fresh.load(2).data["entries"] == {"rival": "x"}  # The rival's commit is intact.
     assert fresh.load().data["entries"] == {"rival": "x", "ours": "x"}
-
-
-@pytest.mark.xfail(strict=True, reason="gcp-storage-emulator ignores ifGenerationMatch "
-                   "(no precondition checks in its handlers): when this passes, replace "
-                   "the proxy's 412 with a real two-writer race on the emulator.")
-def test_the_emulator_ignores_the_generation_precondition(gcs_endpoint):
-    fs = anonymous_gcsfs(gcs_endpoint)
-    fs.pipe_file(f"{BUCKET}/cas/emulator", b"first", mode="create")
-    with pytest.raises(FileExistsError):
-        fs.pipe_file(f"{BUCKET}/cas/emulator", b"second", mode="create")
