@@ -3,6 +3,10 @@ this process, SQLite) against the same stages called directly, measured alternat
 in one run on the same data, budget and seeds.
 
     .venv/bin/python benchmarks/orchestration_overhead.py [--repeats 2] [--quick]
+        [--candidates 2] [--steps 50] [--output FILE]
+
+Airflow's cost is about fixed per task instance, so the ratio depends on the budget:
+--steps (per validation; two validations per candidate) shows it at larger budgets.
 
 Prints the figures and writes docs/benchmarks/orchestration_overhead.json.
 """
@@ -16,6 +20,9 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from benchmarks.results import command_line  # noqa: E402
 
 
 def setup_airflow(home):
@@ -32,6 +39,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="smallest setting (tests)")
+    parser.add_argument("--candidates", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=None,
+                        help="training steps per validation (default 50; 10 with --quick)")
     parser.add_argument("--output", default=os.path.join(REPO, "docs", "benchmarks",
                                                         "orchestration_overhead.json"))
     args = parser.parse_args()
@@ -47,8 +57,8 @@ def main():
     from munet.stages.ingest import ingest_task
     from munet.system import init_system
 
-    steps = 10 if args.quick else 50
-    budget = Budget(num_candidates=2, steps_per_validation=steps, num_validations=2,
+    steps = args.steps or (10 if args.quick else 50)
+    budget = Budget(num_candidates=args.candidates, steps_per_validation=steps, num_validations=2,
                     batch_size=64)
     uri = os.path.join(work, "system")
     init_system(uri, RootConfig(width=32, depth=2, num_heads=2, mlp_dim=64) if args.quick
@@ -75,7 +85,7 @@ def main():
         print(f"repeat {repeat}: direct {direct[-1]:.1f}s, DAG {through_dag[-1]:.1f}s, "
               f"ratio {through_dag[-1] / direct[-1]:.3f}", flush=True)
     result = {
-        "command": "python benchmarks/orchestration_overhead.py" + (" --quick" if args.quick else ""),
+        "command": command_line(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
         "budget": {"candidates": budget.num_candidates, "steps": steps * budget.num_validations},
         "direct_seconds": direct,
