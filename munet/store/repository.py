@@ -135,12 +135,19 @@ class SystemStore:
                            header)
         if self.exists():
             raise self._exists_error()
+        if not self._publish(plan, 1):
+            raise self._exists_error()
+        return plan.committed_state().view()
+
+    def _publish(self, plan, version):
+        """Writes the plan's pieces, then creates version `version` if it is free (the
+        compare-and-swap) and moves HEAD to it; False if another writer took it."""
         for key, raw in plan.pieces:
             self.storage.write_once(key, raw)
-        if not self.storage.create_exclusive(version_key(1), plan.version_raw):
-            raise self._exists_error()
-        self.storage.write_atomic("HEAD", b"1\n")
-        return plan.committed_state().view()
+        if not self.storage.create_exclusive(version_key(version), plan.version_raw):
+            return False
+        self.storage.write_atomic("HEAD", f"{version}\n".encode())
+        return True
 
     def _exists_error(self):
         return StoreExistsError(
@@ -175,10 +182,7 @@ class SystemStore:
                 return head.view()
             header = _header(head.version + 1, author, message)
             plan = plan_commit(self.storage, head, updated, header)
-            for key, raw in plan.pieces:
-                self.storage.write_once(key, raw)
-            if self.storage.create_exclusive(version_key(header["version"]), plan.version_raw):
-                self.storage.write_atomic("HEAD", f"{header['version']}\n".encode())
+            if self._publish(plan, header["version"]):
                 return plan.committed_state().view()
             time.sleep(random.uniform(0, 0.01 * (attempt + 1)))  # Lost the race: retry.
         raise ConcurrentCommitError(
