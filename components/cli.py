@@ -7,6 +7,15 @@ import sys
 
 from munet.errors import MunetError
 
+# The exit code of a stage with nothing to do (an unused generation slot of a DAG run).
+# The Docker and Kubernetes operators mark the task skipped on it (skip_on_exit_code).
+SKIP_EXIT_CODE = 99
+
+
+class Skip(Exception):
+    """Raised by a stage with nothing to do: the orchestrator marks the task skipped, and
+    the stages after it in that generation are skipped without running."""
+
 
 def parser(description):
     p = argparse.ArgumentParser(description=description)
@@ -27,10 +36,14 @@ def emit(result, xcom_file=None):
 
 
 def main(run, build_parser, argv=None):
-    """Parses arguments, runs `run(args)`, prints its JSON result; exit 2 on bad input."""
+    """Parses arguments, runs `run(args)`, prints its JSON result; exit 2 on bad input,
+    SKIP_EXIT_CODE when there is nothing to do."""
     args = build_parser().parse_args(argv)
     try:
         result = run(args)
+    except Skip as reason:
+        print(f"skipped: {reason}", file=sys.stderr)
+        return SKIP_EXIT_CODE
     except MunetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,9 +1,11 @@
 """Component 2, candidate generation: sample parents, mutate them, record candidate specs.
-Returns the candidate ids (an empty list when there is nothing to generate).
+Returns the candidate ids.
 
 The generation is named by --generation, or by --task, --run-id and --index (the
-orchestrator's run): generation --index is skipped (empty list) when it is not below
---generations, so a DAG can hold a fixed number of generation slots.
+orchestrator's run). A DAG holds a fixed number of generation slots: slot --index has
+nothing to do when it is not below --generations, or when --task is '' (an unused
+task slot of the nightly run). It then raises cli.Skip (exit code cli.SKIP_EXIT_CODE
+on the command line), so the orchestrator skips the rest of that generation.
 """
 
 import sys
@@ -37,8 +39,11 @@ def build_parser():
 
 
 def run_args(args):
-    if not args.task or args.index >= args.generations:
-        return []
+    if not args.task:
+        raise cli.Skip("no task in this slot (--task is '')")
+    if args.index >= args.generations:
+        raise cli.Skip(f"generation slot {args.index} is unused: this run asked for "
+                       f"{args.generations} generation(s)")
     generation = args.generation or generation_id(args.task, args.run_id, args.index)
     return run(args.system, args.task, generation, args.candidates, args.steps_per_validation,
                args.validations, args.batch_size, args.max_validation_examples,

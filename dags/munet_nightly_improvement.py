@@ -46,7 +46,7 @@ with DAG(
         task_name = f"{{{{ ti.xcom_pull(task_ids='choose_tasks')['slot_{slot}'] }}}}"
         for index in range(MAX_GENERATIONS_PER_TASK):
             previous = generation_chain(index, task_name, BUDGET, upstream=previous,
-                                        prefix=f"task{slot}_")
+                                        prefix=f"task{slot}_", after_skip=index == 0)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,10 @@ import os
 from airflow.sdk import Param, TriggerRule, task
 
 MODES = ("local", "docker", "kubernetes")
+# components.cli.SKIP_EXIT_CODE (a test checks they agree): parsing the DAGs must not
+# need munet installed, as the scheduler of a docker or kubernetes deployment has not.
 MAX_GENERATIONS = 8
+SKIP_EXIT_CODE = 99
 SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"
 BUDGET_KEYS = ("generations", "candidates", "steps_per_validation", "validations",
                "batch_size", "seed")
@@ -62,11 +65,19 @@ def settings():
 
 
 def run_component(module, arguments):
-    """Local mode: runs components.<module> in this Python process; returns its result."""
+    """Local mode: runs components.<module> in this Python process; returns its result.
+    A stage with nothing to do (cli.Skip) marks the task skipped."""
     import importlib
 
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from components import cli
+
     component = importlib.import_module(f"components.{module}")
-    return component.run_args(component.build_parser().parse_args(arguments))
+    try:
+        return component.run_args(component.build_parser().parse_args(arguments))
+    except cli.Skip as reason:
+        raise AirflowSkipException(str(reason)) from None
 
 
 def _container_command(module, arguments):
@@ -159,7 +170,8 @@ def stage_operator(module, task_id, arguments=None, mapped_arguments=None, **kwa
 
         common = dict(task_id=task_id, image=config["image"], docker_url=config["docker_url"],
                       network_mode="none", mounts=_docker_mounts(config), auto_remove="success",
-                      environment=_docker_environment(config), mount_tmp_dir=False, **kwargs)
+                      environment=_docker_environment(config), mount_tmp_dir=False,
+                      skip_on_exit_code=SKIP_EXIT_CODE, **kwargs)
         if mapped_arguments is not None:
             return DockerOperator.partial(**common).expand(
                 command=mapped_arguments.map(lambda a, m=module: _container_command(m, a)))
@@ -171,7 +183,8 @@ def stage_operator(module, task_id, arguments=None, mapped_arguments=None, **kwa
     common = dict(task_id=task_id, name=f"munet-{module}", namespace=config["namespace"],
                   image=config["image"], cmds=["python", "-m", f"components.{module}"],
                   env_vars=_environment(config), do_xcom_push=True,
-                  get_logs=True, on_finish_action="delete_succeeded_pod", **kwargs)
+                  skip_on_exit_code=SKIP_EXIT_CODE, get_logs=True,
+                  on_finish_action="delete_succeeded_pod", **kwargs)
     if config["kube_config"]:
         common["config_file"] = config["kube_config"]
     common.update(_kubernetes_resources(module, config))
@@ -210,22 +223,25 @@ def budget_params(max_generations):
     }
 
 
-def generation_chain(index, task_name, budget, upstream=None, prefix=""):
+def generation_chain(index, task_name, budget, upstream=None, prefix="", after_skip=False):
     """generate -> train (mapped) -> evaluate (mapped) -> commit, for one generation.
 
-    `task_name` and the values of `budget` are templated strings. Generation `index`
-    does nothing (no candidates, no commit) when the run asked for fewer generations.
+    `task_name` and the values of `budget` are templated strings. When the run asked
+    for fewer generations than `index + 1`, or the task name renders to '', the
+    generate stage skips itself; the rest of this generation and every later slot
+    (trigger rule ALL_SUCCESS) are then skipped by the scheduler without running.
+    `after_skip=True` (the first generation of a nightly task slot) runs the slot even
+    when the slot before it was skipped, so the next task of the run is reached.
 
-    A failed candidate does not fail the generation: evaluation runs when training is
-    done either way (ALL_DONE) and reports an untrained candidate as skipped, and the
-    commit runs unless something upstream failed outright.
+    A failed candidate does not fail the generation: evaluation runs once training is
+    done, if the generation has candidates at all (ALL_DONE_MIN_ONE_SUCCESS over the
+    candidate list and the mapped training), and reports an untrained candidate as
+    skipped; the commit runs unless something upstream failed outright.
     """
     config = settings()
     system = "{{ params.system_uri }}"
     identity = ["--system", system, "--task", task_name, "--run-id", "{{ run_id }}",
                 "--index", str(index)]
-    # NONE_FAILED: a generation slot after an unused (skipped) one still runs, so the
-    # next task of the nightly run is reached; after a failure nothing runs.
     generate = stage_operator("generation", f"{prefix}generate_{index}", identity + [
         "--generations", budget["generations"],
         "--candidates", budget["candidates"],
@@ -233,7 +249,7 @@ def generation_chain(index, task_name, budget, upstream=None, prefix=""):
         "--validations", budget["validations"],
         "--batch-size", budget["batch_size"],
         "--seed", budget["seed"],
-    ], trigger_rule=TriggerRule.NONE_FAILED)
+    ], trigger_rule=TriggerRule.NONE_FAILED if after_skip else TriggerRule.ALL_SUCCESS)
     arguments = candidate_arguments.override(task_id=f"{prefix}candidates_{index}")(
         generate.output, system)
     train = stage_operator("training", f"{prefix}train_{index}", mapped_arguments=arguments,
@@ -241,7 +257,7 @@ def generation_chain(index, task_name, budget, upstream=None, prefix=""):
     evaluate_arguments = arguments.map(lambda a: [*a, "--skip-untrained"])
     evaluate = stage_operator("evaluation", f"{prefix}evaluate_{index}",
                               mapped_arguments=evaluate_arguments,
-                              trigger_rule=TriggerRule.ALL_DONE, **RETRY)
+                              trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS, **RETRY)
     commit = stage_operator("commit", f"{prefix}commit_{index}", identity,
                             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS, **RETRY)
     if upstream is not None:

@@ -59,6 +59,7 @@ def tracked(tmp_path_factory, tfds_dir, airflow_db):
             "task": "digits", "dataset": "digits", "generations": 2, "system_uri": uri,
             **TINY})
         facts["add_task_state"] = run.state
+        facts["add_task_states"] = task_states(run)
         store = SystemStore(uri)
         facts["head_after_add"] = store.head_version()
         facts["score_after_add"] = store.load().active_model("digits")["metrics"]["score"]
@@ -113,7 +114,13 @@ def test_add_task_then_nightly_improvement(tracked):
     assert tracked["nightly_state"] == "success"
     states = tracked["nightly_states"]
     assert states["task0_generate_0"] == "success"
-    assert states["task1_generate_0"] == "success"  # Only one task: slot 1 does nothing.
+    # Only one task: slot 1's generation skips itself, and what follows it is skipped.
+    assert states["task1_generate_0"] == "skipped"
+    assert states["task1_train_0"] == states["task1_commit_0"] == "skipped"
+    added = tracked["add_task_states"]  # Two of the eight generation slots were used.
+    assert added["commit_0"] == added["commit_1"] == "success"
+    assert {added[f"{stage}_{i}"] for stage in ("generate", "candidates", "commit")
+            for i in range(2, 8)} == {"skipped"}
     store = SystemStore(tracked["uri"])
     manifest = store.load()
     after = manifest.active_model("digits")["metrics"]["score"]

@@ -31,6 +31,41 @@ def test_both_dags_parse_with_their_schedules():
     assert set(add.params) >= {"task", "dataset", "splits", "generations", "candidates"}
 
 
+def test_an_unused_slot_skips_what_follows_without_running_it():
+    bag = load_dags()
+    add, nightly = bag.get_dag("munet_add_task"), bag.get_dag("munet_nightly_improvement")
+    # add_task: once a slot skips itself, every later slot is skipped by the scheduler.
+    assert {add.get_task(f"generate_{i}").trigger_rule for i in range(8)} == {"all_success"}
+    # Evaluation needs the candidate list to have been made (a skipped slot has none),
+    # yet runs after failed training.
+    evaluate = add.get_task("evaluate_0")
+    assert evaluate.trigger_rule == "all_done_min_one_success"
+    assert evaluate.upstream_task_ids == {"candidates_0", "train_0"}
+    # nightly: each task slot's first generation runs after a skipped slot, so the next
+    # task is reached; its second generation does not run after a skipped first.
+    assert nightly.get_task("task1_generate_0").trigger_rule == "none_failed"
+    assert nightly.get_task("task1_generate_1").trigger_rule == "all_success"
+
+
+def test_an_unused_slot_exits_with_the_code_the_operators_skip_on(monkeypatch, tmp_path):
+    import subprocess
+    import sys
+
+    import munet_stages
+
+    from components import cli
+
+    assert munet_stages.SKIP_EXIT_CODE == cli.SKIP_EXIT_CODE
+    done = subprocess.run(
+        [sys.executable, "-m", "components.generation", "--system", str(tmp_path / "none"),
+         "--task", "digits", "--run-id", "r", "--index", "3", "--generations", "2"],
+        capture_output=True, text=True, cwd=os.path.dirname(munet_stages.__file__) + "/..")
+    assert done.returncode == cli.SKIP_EXIT_CODE, done.stderr
+    assert "generation slot 3 is unused" in done.stderr and done.stdout == ""
+    docker = load_dags(monkeypatch, MUNET_EXECUTION_MODE="docker").get_dag("munet_add_task")
+    assert cli.SKIP_EXIT_CODE in docker.get_task("generate_1").skip_on_exit_code
+
+
 KUBECONFIG = """apiVersion: v1
 kind: Config
 clusters: [{name: local, cluster: {server: "https://127.0.0.1:1"}}]
@@ -69,6 +104,7 @@ def test_kubernetes_mode_renders_pods_with_image_command_and_tpu(monkeypatch, tm
     assert kwargs["container_resources"].limits == {"google.com/tpu": "4"}
     evaluate = dag.get_task("evaluate_0").partial_kwargs
     assert evaluate["image"] == "reg/munet:1" and "node_selector" not in evaluate
+    assert 99 in dag.get_task("generate_1").skip_on_exit_code  # An unused slot skips.
 
 
 def test_docker_mode_runs_the_same_component_commands(monkeypatch):
