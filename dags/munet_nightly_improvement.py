@@ -45,8 +45,11 @@ with DAG(
     for slot in range(MAX_TASKS):  # Tasks one after another: each commit sees the last.
         task_name = f"{{{{ ti.xcom_pull(task_ids='choose_tasks')['slot_{slot}'] }}}}"
         for index in range(MAX_GENERATIONS_PER_TASK):
+            # An unused task slot skips all that follows (later slots are unused too);
+            # an unused later generation skips only its own, so the next task is reached.
             previous = generation_chain(index, task_name, BUDGET, upstream=previous,
-                                        prefix=f"task{slot}_", after_skip=index == 0)
+                                        prefix=f"task{slot}_", after_skip=index == 0,
+                                        skip_the_rest=index == 0)
 
 
 if __name__ == "__main__":

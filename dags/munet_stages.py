@@ -223,23 +223,37 @@ def budget_params(max_generations):
     }
 
 
-def generation_chain(index, task_name, budget, upstream=None, prefix="", after_skip=False):
-    """generate -> train (mapped) -> evaluate (mapped) -> commit, for one generation.
+def slot_is_used(task_name, index, generations):
+    """Whether generation slot `index` has work in this run (ShortCircuitOperator's
+    callable): a task is named and the run asked for more than `index` generations."""
+    return bool(task_name) and index < int(generations)
 
-    `task_name` and the values of `budget` are templated strings. When the run asked
-    for fewer generations than `index + 1`, or the task name renders to '', the
-    generate stage skips itself; the rest of this generation and every later slot
-    (trigger rule ALL_SUCCESS) are then skipped by the scheduler without running.
-    `after_skip=True` (the first generation of a nightly task slot) runs the slot even
-    when the slot before it was skipped, so the next task of the run is reached.
+
+def generation_chain(index, task_name, budget, upstream=None, prefix="", after_skip=False,
+                     skip_the_rest=True):
+    """slot gate -> generate -> train (mapped) -> evaluate (mapped) -> commit.
+
+    `task_name` and the values of `budget` are templated strings. A DAG holds a fixed
+    number of generation slots; the gate (`{prefix}slot_{index}`) of a slot the run does
+    not use skips the slot at once: every task after it when `skip_the_rest` (so later
+    slots never run), else the slot's own tasks through their trigger rules.
+    `after_skip=True` runs the gate even when the slot before it was skipped (the first
+    generation of a nightly task slot, so the next task of the run is reached).
 
     A failed candidate does not fail the generation: evaluation runs once training is
     done, if the generation has candidates at all (ALL_DONE_MIN_ONE_SUCCESS over the
     candidate list and the mapped training), and reports an untrained candidate as
     skipped; the commit runs unless something upstream failed outright.
     """
+    from airflow.providers.standard.operators.python import ShortCircuitOperator
+
     config = settings()
     system = "{{ params.system_uri }}"
+    gate = ShortCircuitOperator(
+        task_id=f"{prefix}slot_{index}", python_callable=slot_is_used,
+        op_args=[task_name, index, budget["generations"]],
+        ignore_downstream_trigger_rules=skip_the_rest,
+        trigger_rule=TriggerRule.NONE_FAILED if after_skip else TriggerRule.ALL_SUCCESS)
     identity = ["--system", system, "--task", task_name, "--run-id", "{{ run_id }}",
                 "--index", str(index)]
     generate = stage_operator("generation", f"{prefix}generate_{index}", identity + [
@@ -249,7 +263,7 @@ def generation_chain(index, task_name, budget, upstream=None, prefix="", after_s
         "--validations", budget["validations"],
         "--batch-size", budget["batch_size"],
         "--seed", budget["seed"],
-    ], trigger_rule=TriggerRule.NONE_FAILED if after_skip else TriggerRule.ALL_SUCCESS)
+    ])
     arguments = candidate_arguments.override(task_id=f"{prefix}candidates_{index}")(
         generate.output, system)
     train = stage_operator("training", f"{prefix}train_{index}", mapped_arguments=arguments,
@@ -261,6 +275,7 @@ def generation_chain(index, task_name, budget, upstream=None, prefix="", after_s
     commit = stage_operator("commit", f"{prefix}commit_{index}", identity,
                             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS, **RETRY)
     if upstream is not None:
-        upstream >> generate
+        upstream >> gate
+    gate >> generate
     train >> evaluate >> commit
     return commit

@@ -114,13 +114,13 @@ def test_add_task_then_nightly_improvement(tracked):
     assert tracked["nightly_state"] == "success"
     states = tracked["nightly_states"]
     assert states["task0_generate_0"] == "success"
-    # Only one task: slot 1's generation skips itself, and what follows it is skipped.
-    assert states["task1_generate_0"] == "skipped"
+    # Only one task: slot 1's gate skips its generation and all that follows.
+    assert states["task1_slot_0"] == "success" and states["task1_generate_0"] == "skipped"
     assert states["task1_train_0"] == states["task1_commit_0"] == "skipped"
     added = tracked["add_task_states"]  # Two of the eight generation slots were used.
     assert added["commit_0"] == added["commit_1"] == "success"
     assert {added[f"{stage}_{i}"] for stage in ("generate", "candidates", "commit")
-            for i in range(2, 8)} == {"skipped"}
+            for i in range(2, 8)} | {added[f"slot_{i}"] for i in range(3, 8)} == {"skipped"}
     store = SystemStore(tracked["uri"])
     manifest = store.load()
     after = manifest.active_model("digits")["metrics"]["score"]

@@ -27,24 +27,33 @@ def test_both_dags_parse_with_their_schedules():
     assert "0 2 * * *" in str(nightly.timetable)
     assert {"ingest", "generate_0", "train_0", "evaluate_0", "commit_0"} <= set(add.task_ids)
     assert add.get_task("train_0").upstream_task_ids == {"candidates_0"}
-    assert add.get_task("generate_1").upstream_task_ids == {"commit_0"}
+    assert add.get_task("generate_1").upstream_task_ids == {"slot_1"}
+    assert add.get_task("slot_1").upstream_task_ids == {"commit_0"}
     assert set(add.params) >= {"task", "dataset", "splits", "generations", "candidates"}
 
 
 def test_an_unused_slot_skips_what_follows_without_running_it():
     bag = load_dags()
     add, nightly = bag.get_dag("munet_add_task"), bag.get_dag("munet_nightly_improvement")
-    # add_task: once a slot skips itself, every later slot is skipped by the scheduler.
-    assert {add.get_task(f"generate_{i}").trigger_rule for i in range(8)} == {"all_success"}
+    import munet_stages
+
+    # add_task: the gate of the first unused slot skips every later task at once.
+    gates = [add.get_task(f"slot_{i}") for i in range(8)]
+    assert {type(g).__name__ for g in gates} == {"ShortCircuitOperator"}
+    assert all(g.ignore_downstream_trigger_rules for g in gates)
+    assert munet_stages.slot_is_used("digits", 1, "2") and not munet_stages.slot_is_used(
+        "digits", 2, "2")
+    assert not munet_stages.slot_is_used("", 0, "2")  # A nightly task slot left empty.
     # Evaluation needs the candidate list to have been made (a skipped slot has none),
     # yet runs after failed training.
     evaluate = add.get_task("evaluate_0")
     assert evaluate.trigger_rule == "all_done_min_one_success"
     assert evaluate.upstream_task_ids == {"candidates_0", "train_0"}
-    # nightly: each task slot's first generation runs after a skipped slot, so the next
-    # task is reached; its second generation does not run after a skipped first.
-    assert nightly.get_task("task1_generate_0").trigger_rule == "none_failed"
-    assert nightly.get_task("task1_generate_1").trigger_rule == "all_success"
+    # nightly: an unused second generation skips only its own slot, so the next task
+    # slot's gate (which runs after a skipped slot) is reached.
+    assert not nightly.get_task("task0_slot_1").ignore_downstream_trigger_rules
+    assert nightly.get_task("task1_slot_0").trigger_rule == "none_failed"
+    assert nightly.get_task("task1_slot_0").ignore_downstream_trigger_rules
 
 
 def test_an_unused_slot_exits_with_the_code_the_operators_skip_on(monkeypatch, tmp_path):
