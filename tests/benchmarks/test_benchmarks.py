@@ -55,3 +55,16 @@ def test_quality_quick_on_one_task(tmp_path, tfds_dir):
         figures["finetune"]["digits"]["trainable_params"] / 3
     assert result["munet_report"]["forgetting"] == 0.0
     assert "(a) munet, evolved" in out and (tmp_path / "quality-quick.png").exists()
+
+
+def test_fashion_budget_quick(tmp_path, tfds_dir):
+    out = run_benchmark("fashion_budget.py", tmp_path, "--data-dir", tfds_dir)
+    result = json.loads((tmp_path / "fashion_budget-quick.json").read_text())
+    generations = result["generations"]
+    assert generations and generations[0]["committed"]  # The first child beats nothing.
+    assert 0.1 < result["test_accuracy"] <= 1.0  # Trained: better than chance.
+    assert result["train_steps"] == 40 * len(generations)
+    assert not result["target_met"]  # A quick run never claims the target.
+    # The loop stops once the longest generation no longer fits in the time left.
+    assert result["wall_seconds"] <= 30 + max(g["seconds"] for g in generations)
+    assert "Fashion-MNIST within a CPU time budget" in out
