@@ -36,12 +36,14 @@ def settings(quick):
     from munet.model.root import RootConfig
     from munet.stages.generate import Budget
 
+    # The root is random, so it is not locked: a task's first candidates may train all
+    # of it (a locked random root left them training a head on random features).
     if quick:
-        return (RootConfig(width=32, depth=2, num_heads=2, mlp_dim=64),
+        return (RootConfig(width=32, depth=2, num_heads=2, mlp_dim=64, locked=False),
                 dict(generations=1, candidates=2, steps=30, batch_size=32,
                      max_validation_examples=200))
-    return RootConfig(), dict(generations=3, candidates=4, steps=250, batch_size=64,
-                              max_validation_examples=2000)
+    return RootConfig(locked=False), dict(generations=3, candidates=2, steps=500,
+                                          batch_size=64, max_validation_examples=2000)
 
 
 def root_parts(store, manifest, mode, num_classes, hparams, seed):
@@ -216,7 +218,7 @@ def main():
     lines = [
         "# Quality: munet against per-task baselines", "",
         f"Same random-init root ({root.width} wide, {root.depth} blocks, "
-        f"{root_params:,} params), {result['steps_per_task']:,} training steps per task for "
+        f"{root_params:,} params, {'locked' if root.locked else 'not locked'}), {result['steps_per_task']:,} training steps per task for "
         f"every approach (munet: {config['generations']} generations x "
         f"{config['candidates']} candidates x {config['steps']} steps), batch "
         f"{config['batch_size']}. Test accuracy in %, params per task accounted "
