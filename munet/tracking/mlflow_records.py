@@ -341,8 +341,11 @@ def _register_candidate(store, mirror, name, manifest, candidate_id):
     from mlflow.entities import LoggedModelOutput
 
     client.log_outputs(run.info.run_id, [LoggedModelOutput(logged.model_id, 0)])
+    # The source is the logged model's own artifact location: a models:/ source makes
+    # MLflow's SQL registry look the model up through the process-wide default tracking
+    # URI, which opens ./mlflow.db when munet tracks to another database.
     version = client.create_model_version(
-        name, source=f"models:/{logged.model_id}", run_id=run.info.run_id, tags=tags,
+        name, source=logged.artifact_location, run_id=run.info.run_id, tags=tags,
         model_id=logged.model_id,
         description=f"{candidate_id}, committed in system version {manifest.version}")
     client.set_tag(run.info.run_id, "munet.model_id", logged.model_id)
