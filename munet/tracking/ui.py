@@ -96,13 +96,14 @@ def serve(tracking_uri, port=5000, artifacts_destination=None):
         print(f"The tracking store is a server: open {tracking_uri} in a browser.")
         return 0
     server = start(tracking_uri, port, artifacts_destination)
-    print(f"MLflow UI for {tracking_uri} at {server.url} (Ctrl-C stops it).", flush=True)
 
     def on_term(signum, frame):
         raise KeyboardInterrupt
 
+    # Before the URL is printed: whoever reads it may send SIGTERM at once.
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
+        print(f"MLflow UI for {tracking_uri} at {server.url} (Ctrl-C stops it).", flush=True)
         while server.running():
             time.sleep(0.5)
         print(f"mlflow server exited with code {server.process.returncode}.")
