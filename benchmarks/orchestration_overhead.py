@@ -53,6 +53,8 @@ def main():
     work = tempfile.mkdtemp(prefix="munet-bench-")
     setup_airflow(os.path.join(work, "airflow"))
     os.environ.setdefault("MUNET_TFDS_DATA_DIR", os.path.join(work, "tfds"))
+    # Both sides commit, so both track; into this run's folder, not the working dir.
+    os.environ.setdefault("MUNET_HOME", work)
 
     from airflow.dag_processing.dagbag import DagBag
 
