@@ -1,7 +1,8 @@
 """munet_add_task: add a task to the growing system (triggered; no schedule).
 
-ingest -> [generate -> train (mapped over candidates) -> evaluate (mapped) -> commit]
-for as many generations as the run asks. Trigger it from the UI form or with
+ingest -> [slot gate -> generate -> train (mapped over candidates) -> evaluate (mapped)
+-> commit] for as many generations as the run asks, in MAX_GENERATIONS slots: the
+gate of the first unused slot skips the rest. Trigger it from the UI form or with
   airflow dags trigger munet_add_task -c '{"task": "fashion", "dataset": "fashion_mnist"}'
 """
 
