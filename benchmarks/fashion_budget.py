@@ -133,12 +133,7 @@ def main():
     markdown = "\n".join(lines) + "\n"
     print(markdown)
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
-
-    figure, axes = pyplot.subplots(figsize=(7, 4))
+    figure, axes = results.subplots(figsize=(7, 4))
     elapsed = [g["elapsed"] / 60 for g in generations]
     axes.plot(elapsed, [100 * g["validation_accuracy"] for g in generations], "o-",
               label="validation (selects)")
@@ -148,9 +143,7 @@ def main():
     axes.set_xlabel("wall time (min)")
     axes.set_ylabel("accuracy of the committed model (%)")
     axes.legend()
-    figure.tight_layout()
-    name = "fashion_budget" if not args.quick else "fashion_budget-quick"
-    results.write(name, result, markdown, args.output_dir, [(f"{name}.png", figure)])
+    results.write_with_plot("fashion_budget", args.quick, result, markdown, args.output_dir, figure)
     return result
 
 

@@ -250,12 +250,7 @@ def main():
     markdown = "\n".join(lines) + "\n"
     print(markdown)
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
-
-    figure, axes = pyplot.subplots(figsize=(8, 4.5))
+    figure, axes = results.subplots(figsize=(8, 4.5))
     for mode, label in APPROACHES.items():
         axes.scatter([summary[mode]["mean_accounted_params"]],
                      [100 * summary[mode]["mean_test_accuracy"]], s=80, label=label)
@@ -263,9 +258,7 @@ def main():
     axes.set_xlabel("accounted params per task")
     axes.set_ylabel("mean test accuracy (%)")
     axes.legend()
-    figure.tight_layout()
-    name = "quality" if not args.quick else "quality-quick"
-    results.write(name, result, markdown, args.output_dir, [(f"{name}.png", figure)])
+    results.write_with_plot("quality", args.quick, result, markdown, args.output_dir, figure)
     return result
 
 

@@ -56,3 +56,20 @@ def write(name, result, markdown, output_dir, figures=()):
     print(f"Wrote {output_dir}/{name}.json, {name}.md"
           + "".join(f", {f}" for f, _ in figures))
     return result
+
+
+def subplots(*args, **kwargs):
+    """pyplot.subplots on the file-only Agg backend (no display here or in CI)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    return pyplot.subplots(*args, **kwargs)
+
+
+def write_with_plot(name, quick, result, markdown, output_dir, figure):
+    """write() as <name> (<name>-quick for a quick run), the figure as <that name>.png."""
+    figure.tight_layout()
+    name = f"{name}-quick" if quick else name
+    return write(name, result, markdown, output_dir, [(f"{name}.png", figure)])

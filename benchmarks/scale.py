@@ -222,12 +222,7 @@ def main():
     markdown = "\n".join(lines) + "\n"
     print(markdown)
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
-
-    figure, axes = pyplot.subplots(1, 2, figsize=(10, 4))
+    figure, axes = results.subplots(1, 2, figsize=(10, 4))
     tasks = [r["tasks"] for r in rows]
     axes[0].loglog(tasks, [1000 * r["commit_seconds_median"] for r in rows], "o-",
                    label="commit")
@@ -243,9 +238,7 @@ def main():
     axes[1].set_xlabel("tasks")
     axes[1].set_ylabel("store bytes added per task / own param bytes")
     axes[1].legend()
-    figure.tight_layout()
-    name = "scale" if not args.quick else "scale-quick"
-    results.write(name, result, markdown, args.output_dir, [(f"{name}.png", figure)])
+    results.write_with_plot("scale", args.quick, result, markdown, args.output_dir, figure)
     return result
 
 
