@@ -63,17 +63,15 @@ def main():
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ["MUNET_TRACKING"] = "off"  # Measure the method, not the bookkeeping.
-    from munet.data import catalog
     from munet.stages import chain
     from munet.stages.ingest import ingest_task
     from munet.system import init_system, status
 
     root, budget, minutes = settings(args)
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="munet-tfds-")
-    catalog.prepare(TASK, data_dir)  # Data preparation is set-up, outside the budget.
     uri = tempfile.mkdtemp(prefix="munet-fashion-")
     init_system(uri, root)
-    ingest_task(uri, TASK, TASK, data_dir=data_dir)
+    ingest_task(uri, TASK, TASK, data_dir=data_dir)  # Prepares the data: outside the budget.
 
     limit = 60 * minutes
     start, cpu_start = time.perf_counter(), time.process_time()
