@@ -6,7 +6,7 @@ tasks, from the same root and with the same training steps per task.
   (b) full fine-tuning of the root per task (all of it trainable, plus a head);
   (c) training from scratch per task (the root's architecture, a fresh init);
   (d) residual adapters only: the frozen root, one adapter per block and a head.
-(b)-(d) train once for G x C x S steps with the default hyperparameters, validate
+(b)-(d) train once for G x C x S steps with the root's hyperparameters, validate
 every S steps and keep the best-validation weights, as munet's trainer does.
 Test accuracy is measured once per final model; nothing selects on it.
 
@@ -37,13 +37,16 @@ def settings(quick):
     from munet.stages.generate import Budget
 
     # The root is random, so it is not locked: a task's first candidates may train all
-    # of it (a locked random root left them training a head on random features).
+    # of it (a locked random root left them training a head on random features). Its
+    # children, and every baseline, start from the same hyperparameters (AdamW).
+    # munet scores with the papers' mildest size penalty, scale 0.98.
     if quick:
         return (RootConfig(width=32, depth=2, num_heads=2, mlp_dim=64, locked=False),
                 dict(generations=1, candidates=2, steps=30, batch_size=32,
-                     max_validation_examples=200))
+                     max_validation_examples=200, scale_factor=0.98))
     return RootConfig(locked=False), dict(generations=3, candidates=2, steps=500,
-                                          batch_size=64, max_validation_examples=2000)
+                                          batch_size=64, max_validation_examples=2000,
+                                          scale_factor=0.98)
 
 
 def root_parts(store, manifest, mode, num_classes, hparams, seed):
@@ -83,7 +86,7 @@ def train_baseline(store, manifest, mode, spec, config, seed):
     from munet.model.assembly import build_model
     from munet.training import trainer
 
-    hparams = hyperparameters.defaults(manifest.root)
+    hparams = hyperparameters.root_hparams(manifest.root)
     parts = root_parts(store, manifest, mode, spec["num_classes"], hparams, seed)
     model, layers = build_model(parts, hparams["image_size"], name=f"{mode}_{spec['tfds_name']}")
     trainable = {p.slot: layers[p.slot] for p in parts if p.trainable}
@@ -167,7 +170,7 @@ def main():
         spec["data_dir"] = data_dir
         specs[task] = spec
     uri = tempfile.mkdtemp(prefix="munet-quality-")
-    init_system(uri, root)
+    init_system(uri, root, scale_factor=config["scale_factor"])
     store = SystemStore(uri)
     manifest = store.load()  # Version 1: the root every approach starts from.
 
@@ -220,8 +223,12 @@ def main():
         f"Same random-init root ({root.width} wide, {root.depth} blocks, "
         f"{root_params:,} params, {'locked' if root.locked else 'not locked'}), {result['steps_per_task']:,} training steps per task for "
         f"every approach (munet: {config['generations']} generations x "
-        f"{config['candidates']} candidates x {config['steps']} steps), batch "
-        f"{config['batch_size']}. Test accuracy in %, params per task accounted "
+        f"{config['candidates']} candidates x {config['steps']} steps, size penalty "
+        f"scale {config['scale_factor']}), batch {config['batch_size']}, every approach "
+        f"starting from the root's hyperparameters "
+        f"({manifest.model('root')['hparams']['optimizer']}, lr "
+        f"{manifest.model('root')['hparams']['lr']}). Test accuracy in %, params per task "
+        f"accounted "
         f"(shared components split among the tasks using them).", "",
         "| approach | " + " | ".join(tasks) + " | mean | trainable params / task | accounted "
         "params / task | system params |",

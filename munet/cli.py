@@ -75,7 +75,8 @@ def cmd_init(args):
 
     root = RootConfig(image_size=args.image_size, patch_size=args.patch_size, width=args.width,
                       depth=args.depth, num_heads=args.num_heads, mlp_dim=args.mlp_dim,
-                      locked=not args.trainable_root, seed=args.seed)
+                      stem_channels=args.stem_channels, locked=not args.trainable_root,
+                      seed=args.seed)
     manifest = init_system(args.system, root, args.scale_factor, args.max_population)
     print(f"Created system {args.system} (version 1): root ViT with "
           f"{manifest.root_params():,} params, {len(manifest.components)} components.")
@@ -234,6 +235,9 @@ def build_parser():
     p.add_argument("--depth", type=int, default=4)
     p.add_argument("--num-heads", type=int, default=4)
     p.add_argument("--mlp-dim", type=int, default=128)
+    p.add_argument("--stem-channels", type=int, default=0,
+                   help="0: plain linear patches; > 0: a 3x3 convolution with this many "
+                        "channels before the patch projection (hybrid ViT)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--trainable-root", action="store_true",
                    help="let children of the root train all of it (from scratch) instead "

@@ -52,7 +52,7 @@ def init_system(system_uri, root=None, scale_factor=1.0, max_population=8, autho
         "parent": None,
         "generation": None,
         "slots": slots,
-        "hparams": hyperparameters.defaults(root_dict),
+        "hparams": hyperparameters.root_hparams(root_dict),
         "mutations": [],
         "metrics": {"score": 0.0},
         "offspring": 0,

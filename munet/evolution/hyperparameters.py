@@ -3,15 +3,26 @@
 Values follow muNet's auto-tune lists (method notes, section 2.1), with image sizes
 scaled to the small root (multiples of its patch size) and augmentation off by
 default (as from mu2Net+ on). `mutation_prob` is itself a hyperparameter (mu2Net).
+
+`optimizer` is ours, not the papers': "sgd" (with momentum, the papers' choice for
+fine-tuning a pretrained root) or "adamw" (which trains a random-init root from
+scratch faster here). The two want learning rates about ADAMW_LR_RATIO apart, so
+a mutation that switches the optimizer also moves lr by that ratio.
 """
+
+import math
 
 LR_VALUES = [1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1]
 SCHEDULES = ["constant", "cosine", "restarts", "linear"]
 COLOUR_DELTAS = [0.0, 0.01, 0.02, 0.05, 0.1, 0.2]
+OPTIMIZERS = ["sgd", "adamw"]
+ADAMW_LR_RATIO = 25.0  # sgd lr / adamw lr for the same task (0.05 vs 2e-3).
+ADAMW_WEIGHT_DECAY = 0.05
 
 STATIC_VALUES = {
     "adapter_dim": [8, 16, 32, 64, 128],
     "lr": LR_VALUES,
+    "optimizer": OPTIMIZERS,
     "schedule": SCHEDULES,
     "warmup_ratio": [0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4],
     "momentum": [0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99],
@@ -30,6 +41,7 @@ STATIC_VALUES = {
 STATIC_DEFAULTS = {
     "adapter_dim": 32,
     "lr": 0.05,
+    "optimizer": "sgd",  # What paths stored before `optimizer` existed trained with.
     "schedule": "cosine",
     "warmup_ratio": 0.05,
     "momentum": 0.9,
@@ -58,7 +70,28 @@ def value_lists(root):
 
 
 def defaults(root):
+    """Values for any key a stored path lacks (paths from older versions included)."""
     return dict(STATIC_DEFAULTS, num_layers=root["depth"], image_size=root["image_size"])
+
+
+def root_hparams(root):
+    """The root model's hyperparameters, which its children start from.
+
+    A locked root is fine-tuned through clones, as in the papers: SGD with momentum.
+    A root that is not locked trains from its random init: AdamW at lr 2e-3.
+    """
+    hparams = defaults(root)
+    if not root.get("locked", True):
+        hparams.update(optimizer="adamw", lr=0.002)
+    return hparams
+
+
+def matching_lr(lr, old_optimizer, new_optimizer):
+    """The list's lr nearest to `lr` moved by the two optimizers' usual ratio."""
+    if old_optimizer == new_optimizer:
+        return lr
+    ratio = ADAMW_LR_RATIO if old_optimizer == "sgd" else 1 / ADAMW_LR_RATIO
+    return min(LR_VALUES, key=lambda value: abs(math.log(value) - math.log(lr / ratio)))
 
 
 def step(values, current, rng):

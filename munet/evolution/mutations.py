@@ -32,6 +32,7 @@ def make_child(manifest, task, parent_id, num_classes, rng, users=None):
     root = manifest.root
     lists = hyperparameters.value_lists(root)
     hparams = dict(hyperparameters.defaults(root), **parent["hparams"])
+    parent_optimizer = hparams["optimizer"]
     mutations = []
 
     def mutate_hparam(key, mu):
@@ -46,6 +47,10 @@ def make_child(manifest, task, parent_id, num_classes, rng, users=None):
     for key in sorted(lists):
         if key != "mutation_prob":
             mutate_hparam(key, mu)
+    if hparams["optimizer"] != parent_optimizer:  # Keep lr in the new optimizer's range.
+        hparams["lr"] = hyperparameters.matching_lr(hparams["lr"], parent_optimizer,
+                                                    hparams["optimizer"])
+        mutations.append(f"hp:lr:matched->{hparams['lr']}")
 
     parent_slots = dict(parent["slots"])
     for i in range(hparams["num_layers"]):

@@ -14,8 +14,13 @@ ELEMENTWISE_FLOPS = 5  # LayerNorm, GELU, softmax: a few FLOPs per element.
 def component_flops(kind, config, num_tokens, num_params):
     """FLOPs one example spends in one component; `num_tokens` includes the class token."""
     if kind == "patch_embedding":
-        width = config["width"]
-        return 2 * (num_params - width) * (num_tokens - 1)
+        width, stem = config["width"], config.get("stem_channels", 0)
+        if not stem:
+            return 2 * (num_params - width) * (num_tokens - 1)
+        pixels = (num_tokens - 1) * config["patch_size"] ** 2
+        stem_flops = 2 * 9 * 3 * stem * pixels + ELEMENTWISE_FLOPS * stem * pixels
+        projection_weights = config["patch_size"] ** 2 * stem * width
+        return stem_flops + 2 * projection_weights * (num_tokens - 1)
     if kind == "position_embedding":
         return config["width"] * num_tokens
     if kind == "encoder_block":

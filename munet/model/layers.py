@@ -12,15 +12,27 @@ LN_EPSILON = 1e-6
 
 
 class PatchEmbedding(layers.Layer):
-    """Cuts images into patch_size x patch_size patches and projects each to `width`."""
+    """Cuts images into patch_size x patch_size patches and projects each to `width`.
 
-    def __init__(self, width, patch_size, **kwargs):
+    With `stem_channels` > 0 (a hybrid ViT), a 3x3 convolution with that many
+    channels and a GELU runs over the full-resolution image first, so each token
+    also sees the pixels just outside its patch.
+    """
+
+    def __init__(self, width, patch_size, stem_channels=0, **kwargs):
         super().__init__(**kwargs)
         self.width = width
         self.patch_size = patch_size
+        self.stem_channels = stem_channels
+        self.stem = None
+        if stem_channels:
+            self.stem = layers.Conv2D(stem_channels, 3, padding="same", activation="gelu",
+                                      name="stem")
         self.projection = layers.Conv2D(width, patch_size, strides=patch_size, name="projection")
 
     def call(self, images):
+        if self.stem is not None:
+            images = self.stem(images)
         patches = self.projection(images)
         return ops.reshape(patches, (ops.shape(patches)[0], -1, self.width))
 

@@ -16,6 +16,10 @@ class RootConfig:
         depth: number of encoder blocks.
         num_heads: attention heads; must divide width.
         mlp_dim: hidden size of each block's MLP.
+        stem_channels: 0 for plain linear patches (ViT); > 0 puts a 3x3 convolution
+            with that many channels in front of the patch projection (a hybrid
+            ViT: costs about a third more compute at patch 4, learns faster from
+            scratch).
         locked: whether the root's own weights stay frozen, as in the papers: a
             task trains copies (clones) of root components, never the root itself,
             and every task can build on the same frozen components. False lets the
@@ -29,6 +33,7 @@ class RootConfig:
     depth: int = 4
     num_heads: int = 4
     mlp_dim: int = 128
+    stem_channels: int = 0
     locked: bool = True
     seed: int = 0
 
@@ -39,6 +44,12 @@ class RootConfig:
                 raise InvalidInputError(
                     f"Root ViT {field} must be a positive integer; received {value!r}."
                 )
+        if not isinstance(self.stem_channels, int) or self.stem_channels < 0:
+            raise InvalidInputError(
+                f"Root ViT stem_channels must be an integer >= 0; received "
+                f"{self.stem_channels!r}. Fix: 0 for plain patches, e.g. 32 for a "
+                "convolutional stem."
+            )
         if self.image_size % self.patch_size:
             raise InvalidInputError(
                 f"Root ViT patch_size {self.patch_size} does not divide image_size "
@@ -55,7 +66,10 @@ class RootConfig:
 def component_config(kind, root, image_size=None, num_classes=None, adapter_dim=None):
     """The flat constructor config of a component of `kind` for this root."""
     if kind == "patch_embedding":
-        return {"width": root["width"], "patch_size": root["patch_size"]}
+        config = {"width": root["width"], "patch_size": root["patch_size"]}
+        if root.get("stem_channels"):  # Absent for plain patches, as in older systems.
+            config["stem_channels"] = root["stem_channels"]
+        return config
     if kind == "position_embedding":
         grid = image_size // root["patch_size"]
         return {"num_tokens": grid * grid + 1, "width": root["width"]}

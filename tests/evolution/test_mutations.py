@@ -64,3 +64,22 @@ def test_mutations_insert_adapters_change_depth_and_resize_positions():
             grid = hparams["image_size"] // 7
             assert slots["position_embedding"]["config"]["num_tokens"] == grid * grid + 1
     assert inserted and depth_changed and resized
+
+
+def test_switching_the_optimizer_moves_the_learning_rate_with_it():
+    manifest = root_manifest(locked=True)
+    parent = manifest.model("root")["hparams"]
+    parent.update(mutation_prob=0.3, optimizer="sgd", lr=0.05)
+    switched = kept = 0
+    for seed in range(60):
+        hparams, _, mutations = make_child(manifest, "t", "root", 10, random.Random(seed))
+        if hparams["optimizer"] == "adamw":
+            switched += 1
+            assert "hp:optimizer:sgd->adamw" in mutations
+            assert any(m.startswith("hp:lr:matched->") for m in mutations)
+            assert hparams["lr"] in (0.001, 0.002, 0.005)  # 0.02-0.1 divided by 25.
+        else:
+            kept += 1
+            assert hparams["lr"] in (0.02, 0.05, 0.1)  # At most one step from 0.05.
+            assert not any(m.startswith("hp:lr:matched") for m in mutations)
+    assert switched and kept
