@@ -10,8 +10,9 @@ tasks, from the same root and with the same training steps per task.
 every S steps and keep the best-validation weights, as munet's trainer does.
 Test accuracy is measured once per final model; nothing selects on it.
 
-    .venv/bin/python benchmarks/quality.py            # about 60 minutes on 2 cores
+    .venv/bin/python benchmarks/quality.py            # about 36 minutes on 2 cores
     .venv/bin/python benchmarks/quality.py --quick    # at most about 5 minutes
+    .venv/bin/python benchmarks/quality.py --candidates 1 --steps 1000  # another split
 
 Writes docs/benchmarks/quality.{json,md,png} (or --output-dir).
 """
@@ -150,6 +151,10 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smallest setting (tests)")
     parser.add_argument("--tasks", default=",".join(TASKS))
+    parser.add_argument("--generations", type=int, help="munet generations per task (G)")
+    parser.add_argument("--candidates", type=int, help="munet candidates per generation (C)")
+    parser.add_argument("--steps", type=int,
+                        help="steps per candidate (S); every approach trains G x C x S steps")
     parser.add_argument("--output-dir", default=results.DEFAULT_OUTPUT)
     parser.add_argument("--data-dir", default=os.environ.get("MUNET_TFDS_DATA_DIR"))
     args = parser.parse_args()
@@ -161,6 +166,9 @@ def main():
 
     started = time.perf_counter()
     root, config = settings(args.quick)
+    for key in ("generations", "candidates", "steps"):  # munet's split of the budget.
+        if getattr(args, key) is not None:
+            config[key] = getattr(args, key)
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="munet-tfds-")
     tasks = args.tasks.split(",")
     specs = {}

@@ -43,8 +43,10 @@ def test_scale_quick(tmp_path):
 
 
 def test_quality_quick_on_one_task(tmp_path, tfds_dir):
-    out = run_benchmark("quality.py", tmp_path, "--tasks", "digits", "--data-dir", tfds_dir)
+    out = run_benchmark("quality.py", tmp_path, "--tasks", "digits", "--data-dir", tfds_dir,
+                        "--candidates", "1", "--steps", "40")
     result = json.loads((tmp_path / "quality-quick.json").read_text())
+    assert (result["budget"]["candidates"], result["steps_per_task"]) == (1, 40)
     figures = result["figures"]
     assert set(figures) == {"munet", "finetune", "scratch", "adapters"}
     for rows in figures.values():
@@ -65,6 +67,7 @@ def test_fashion_budget_quick(tmp_path, tfds_dir):
     assert 0.1 < result["test_accuracy"] <= 1.0  # Trained: better than chance.
     assert result["train_steps"] == 40 * len(generations)
     assert not result["target_met"]  # A quick run never claims the target.
+    assert result["root"]["stem_channels"] == 8  # The hybrid root, scaled down.
     # The loop stops once the longest generation no longer fits in the time left.
     assert result["wall_seconds"] <= 30 + max(g["seconds"] for g in generations)
     assert "Fashion-MNIST within a CPU time budget" in out
