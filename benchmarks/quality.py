@@ -226,17 +226,17 @@ def main():
         "target_met": gain >= 1.0 and params_share <= 0.5,
         "seconds": time.perf_counter() - started,
     }
+    start = manifest.model("root")["hparams"]
     lines = [
         "# Quality: munet against per-task baselines", "",
         f"Same random-init root ({root.width} wide, {root.depth} blocks, "
-        f"{root_params:,} params, {'locked' if root.locked else 'not locked'}), {result['steps_per_task']:,} training steps per task for "
+        f"{root_params:,} params, {'locked' if root.locked else 'not locked'}), "
+        f"{result['steps_per_task']:,} training steps per task for "
         f"every approach (munet: {config['generations']} generations x "
         f"{config['candidates']} candidates x {config['steps']} steps, size penalty "
         f"scale {config['scale_factor']}), batch {config['batch_size']}, every approach "
-        f"starting from the root's hyperparameters "
-        f"({manifest.model('root')['hparams']['optimizer']}, lr "
-        f"{manifest.model('root')['hparams']['lr']}). Test accuracy in %, params per task "
-        f"accounted "
+        f"starting from the root's hyperparameters ({start['optimizer']}, lr "
+        f"{start['lr']}). Test accuracy in %, params per task accounted "
         f"(shared components split among the tasks using them).", "",
         "| approach | " + " | ".join(tasks) + " | mean | trainable params / task | accounted "
         "params / task | system params |",

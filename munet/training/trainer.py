@@ -36,7 +36,7 @@ class KeepBestWeights(keras.callbacks.Callback):
 
 def make_optimizer(hparams, schedule):
     """The path's optimizer: hparams["optimizer"] is "sgd" (default) or "adamw"."""
-    name = hparams.get("optimizer", "sgd")
+    name = hparams.get("optimizer", hyperparameters.STATIC_DEFAULTS["optimizer"])
     if name == "sgd":
         return keras.optimizers.SGD(learning_rate=schedule,
                                     momentum=float(hparams["momentum"]),
