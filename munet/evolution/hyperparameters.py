@@ -78,11 +78,12 @@ def root_hparams(root):
     """The root model's hyperparameters, which its children start from.
 
     A locked root is fine-tuned through clones, as in the papers: SGD with momentum.
-    A root that is not locked trains from its random init: AdamW at lr 2e-3.
+    A root that is not locked trains from its random init: AdamW, at the lr matching
+    SGD's default (2e-3).
     """
     hparams = defaults(root)
     if not root.get("locked", True):
-        hparams.update(optimizer="adamw", lr=0.002)
+        hparams.update(optimizer="adamw", lr=matching_lr(hparams["lr"], "sgd", "adamw"))
     return hparams
 
 
