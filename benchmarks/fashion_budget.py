@@ -2,9 +2,10 @@
 in 30 minutes on this machine's CPU).
 
 One munet system, grown as a user would: an unlocked random-init hybrid root ViT
-(a 3x3 convolutional stem of 32 channels, then patch 4, so 49 tokens; its children
+(a stem of two 3x3 convolutions of 16 channels, then patch 4, so 49 tokens; its children
 start from AdamW, the default for a root that is not locked), fashion_mnist
-ingested, then evolved one generation at a time (one candidate per generation, the
+ingested with horizontal flip as a starting hyperparameter (a mirrored garment is
+the same garment: what a user who knows the data would say), then evolved one generation at a time (one candidate per generation, the
 child of munet's parent sampling, trained, validated, committed only if it beats
 its parent) for as long as the budget allows. A new
 generation starts only if the longest one so far still fits in the time left, so the
@@ -43,7 +44,8 @@ def settings(args):
                        batch_size=32, max_validation_examples=500), 0.5)
     root = RootConfig(patch_size=args.patch_size, width=args.width, depth=args.depth,
                       num_heads=args.num_heads, mlp_dim=2 * args.width,
-                      stem_channels=args.stem_channels, locked=False)
+                      stem_channels=args.stem_channels, stem_layers=args.stem_layers,
+                      locked=False)
     budget = Budget(num_candidates=1, steps_per_validation=args.steps_per_validation,
                     num_validations=args.validations, batch_size=64,
                     max_validation_examples=5000)
@@ -59,14 +61,19 @@ def main():
     parser.add_argument("--width", type=int, default=64)
     parser.add_argument("--depth", type=int, default=4)
     parser.add_argument("--num-heads", type=int, default=4)
-    parser.add_argument("--stem-channels", type=int, default=32)
-    parser.add_argument("--steps-per-validation", type=int, default=2000)
+    parser.add_argument("--stem-channels", type=int, default=16)
+    parser.add_argument("--stem-layers", type=int, default=2)
+    parser.add_argument("--hparam", action="append", metavar="NAME=VALUE",
+                        help="starting hyperparameter of the task (repeatable; "
+                             "default: flip=true)")
+    parser.add_argument("--steps-per-validation", type=int, default=2200)
     parser.add_argument("--validations", type=int, default=3)
     parser.add_argument("--output-dir", default=results.DEFAULT_OUTPUT)
     parser.add_argument("--data-dir", default=os.environ.get("MUNET_TFDS_DATA_DIR"))
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ["MUNET_TRACKING"] = "off"  # Measure the method, not the bookkeeping.
+    from munet.cli import parse_hparam_pairs
     from munet.stages import chain
     from munet.stages.ingest import ingest_task
     from munet.system import init_system, status
@@ -75,7 +82,9 @@ def main():
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="munet-tfds-")
     uri = tempfile.mkdtemp(prefix="munet-fashion-")
     init_system(uri, root)
-    ingest_task(uri, TASK, TASK, data_dir=data_dir)  # Prepares the data: outside the budget.
+    start_hparams = parse_hparam_pairs(args.hparam or ["flip=true"])
+    # Ingestion prepares the data: outside the budget.
+    spec = ingest_task(uri, TASK, TASK, data_dir=data_dir, start_hparams=start_hparams)
 
     limit = 60 * minutes
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -103,6 +112,7 @@ def main():
     result = {
         "setting": "quick" if args.quick else "default",
         "root": dataclasses.asdict(root), "budget": dataclasses.asdict(budget),
+        "start_hparams": spec.get("start_hparams", {}),
         "minutes_budget": minutes, "wall_seconds": wall, "process_cpu_seconds": cpu,
         "generations": generations, "train_steps": steps * len(generations),
         "test_accuracy": final["test_accuracy"],
@@ -115,9 +125,10 @@ def main():
     lines = [
         "# Fashion-MNIST within a CPU time budget", "",
         f"munet grows one task, fashion_mnist, from an unlocked random-init root ViT "
-        f"(stem {root.stem_channels} channels, patch {root.patch_size}, {root.width} wide, "
-        f"{root.depth} blocks, "
-        f"{final['path_params']:,} params in the final path): one candidate per "
+        f"(stem {root.stem_layers} x {root.stem_channels} channels, patch {root.patch_size}, "
+        f"{root.width} wide, {root.depth} blocks, "
+        f"{final['path_params']:,} params in the final path), starting hyperparameters "
+        f"{spec.get('start_hparams', {})}: one candidate per "
         f"generation, {steps:,} steps of batch {budget.batch_size} each, committed only "
         f"if it beats its parent on validation. Budget {minutes:g} min of wall time on "
         f"this CPU (data preparation excluded).", "",

@@ -5,7 +5,7 @@ import json
 import os
 import sys
 
-from munet.errors import MunetError
+from munet.errors import InvalidInputError, MunetError
 
 # The exit code of a stage with nothing to do (an unused generation slot of a DAG run).
 # The Docker and Kubernetes operators mark the task skipped on it (skip_on_exit_code).
@@ -24,6 +24,17 @@ def parser(description):
                    help="system URI (default: $MUNET_SYSTEM_URI)")
     p.add_argument("--xcom-file", help="also write the JSON result to this file")
     return p
+
+
+def json_option(flag, text):
+    """The JSON value of a command-line option, or a clear error naming the option."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidInputError(
+            f"{flag} must be JSON; received {text!r} ({error}). Fix: quote it as JSON, "
+            'e.g. {"flip": true}.'
+        ) from None
 
 
 def emit(result, xcom_file=None):

@@ -1,15 +1,15 @@
 """Component 1, task ingestion: validate the task and dataset, prepare the data offline,
 record the task's spec. Returns the task name."""
 
-import json
 import sys
 
 from components import cli
 from munet.stages.ingest import ingest_task
 
 
-def run(system_uri, task, dataset, splits=None, data_dir=None):
-    spec = ingest_task(system_uri, task, dataset, splits or None, data_dir or None)
+def run(system_uri, task, dataset, splits=None, data_dir=None, start_hparams=None):
+    spec = ingest_task(system_uri, task, dataset, splits or None, data_dir or None,
+                       start_hparams or None)
     return {"task": spec["task"], "dataset": spec["dataset"], "num_examples": spec["num_examples"]}
 
 
@@ -18,12 +18,15 @@ def build_parser():
     p.add_argument("--task", required=True)
     p.add_argument("--dataset", required=True)
     p.add_argument("--splits", default="{}", help='JSON, e.g. {"validation": "train[90%:]"}')
+    p.add_argument("--hparams", default="{}",
+                   help='JSON, starting hyperparameters, e.g. {"flip": true}')
     p.add_argument("--data-dir")
     return p
 
 
 def run_args(args):
-    return run(args.system, args.task, args.dataset, json.loads(args.splits), args.data_dir)
+    return run(args.system, args.task, args.dataset, cli.json_option("--splits", args.splits),
+               args.data_dir, cli.json_option("--hparams", args.hparams))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,9 @@ with DAG(
                                      "folder:/path with one sub-folder per class"),
         "splits": Param({}, type="object",
                         description='optional split mapping, e.g. {"validation": "train[90%:]"}'),
+        "hparams": Param({}, type="object",
+                         description='optional starting hyperparameters of the task\'s first '
+                                     'children, e.g. {"flip": true}'),
         "data_dir": Param(_config["data_dir"], type="string",
                           description="TFDS data dir ('' = the default)"),
         **budget_params(MAX_GENERATIONS),
@@ -41,6 +44,7 @@ with DAG(
         "--task", "{{ params.task }}",
         "--dataset", "{{ params.dataset }}",
         "--splits", "{{ params.splits | tojson }}",
+        "--hparams", "{{ params.hparams | tojson }}",
         "--data-dir", "{{ params.data_dir }}",
     ])
     previous = ingest

@@ -57,6 +57,20 @@ def _budget(args):
     ).validate()
 
 
+def parse_hparam_pairs(pairs):
+    """["flip=true", ...] (repeated --hparam) as {"flip": "true"}; values are checked
+    against their lists at ingestion."""
+    hparams = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key or not value:
+            raise InvalidInputError(
+                f"Invalid --hparam {pair!r}: expected NAME=VALUE, e.g. flip=true or lr=0.002."
+            )
+        hparams[key] = value
+    return hparams
+
+
 def _parse_splits(pairs):
     splits = {}
     for pair in pairs or []:
@@ -75,7 +89,8 @@ def cmd_init(args):
 
     root = RootConfig(image_size=args.image_size, patch_size=args.patch_size, width=args.width,
                       depth=args.depth, num_heads=args.num_heads, mlp_dim=args.mlp_dim,
-                      stem_channels=args.stem_channels, locked=not args.trainable_root,
+                      stem_channels=args.stem_channels, stem_layers=args.stem_layers,
+                      locked=not args.trainable_root,
                       seed=args.seed)
     manifest = init_system(args.system, root, args.scale_factor, args.max_population)
     print(f"Created system {args.system} (version 1): root ViT with "
@@ -87,7 +102,8 @@ def cmd_add_task(args):
 
     summaries = add_task(args.system, args.task, args.dataset, _parse_splits(args.split),
                          args.data_dir, args.generations, _budget(args), seed=args.seed,
-                         accelerator=args.accelerator, progress=_progress)
+                         accelerator=args.accelerator, progress=_progress,
+                         start_hparams=parse_hparam_pairs(args.hparam))
     _print_task_line(args.system, args.task, summaries[-1]["version"])
 
 
@@ -238,6 +254,8 @@ def build_parser():
     p.add_argument("--stem-channels", type=int, default=0,
                    help="0: plain linear patches; > 0: a 3x3 convolution with this many "
                         "channels before the patch projection (hybrid ViT)")
+    p.add_argument("--stem-layers", type=int, default=1,
+                   help="how many such convolutions, with --stem-channels")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--trainable-root", action="store_true",
                    help="let children of the root train all of it (from scratch) instead "
@@ -254,6 +272,9 @@ def build_parser():
                         "animal_mnist) or folder:/path/with/one/folder/per/class")
     p.add_argument("--split", action="append", metavar="ROLE=SPLIT",
                    help="map train/validation/test to TFDS splits, e.g. validation=train[90%%:]")
+    p.add_argument("--hparam", action="append", metavar="NAME=VALUE",
+                   help="a hyperparameter the task's first children start from instead of "
+                        "their parent's, e.g. flip=true (repeatable)")
     p.add_argument("--data-dir", help="TFDS data dir (default: $MUNET_TFDS_DATA_DIR or "
                                       "~/tensorflow_datasets)")
     _add_budget_arguments(p)

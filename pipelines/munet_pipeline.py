@@ -25,11 +25,11 @@ def _command(module):
 
 
 @dsl.container_component
-def ingest(system_uri: str, task: str, dataset: str, splits: str, data_dir: str,
+def ingest(system_uri: str, task: str, dataset: str, splits: str, hparams: str, data_dir: str,
            result: dsl.OutputPath(str)):
     return dsl.ContainerSpec(image=IMAGE, command=_command("ingestion"), args=[
         "--system", system_uri, "--task", task, "--dataset", dataset, "--splits", splits,
-        "--data-dir", data_dir, "--xcom-file", result])
+        "--hparams", hparams, "--data-dir", data_dir, "--xcom-file", result])
 
 
 @dsl.container_component
@@ -65,10 +65,10 @@ def commit(system_uri: str, task: str, run_id: str, index: int, result: dsl.Outp
 @dsl.pipeline(name="munet-add-task",
               description="Add a task to the munet system and evolve it.")
 def munet_add_task(system_uri: str, task: str, dataset: str, splits: str = "{}",
-                   data_dir: str = "", candidates_per_generation: int = 4,
+                   hparams: str = "{}", data_dir: str = "", candidates_per_generation: int = 4,
                    steps_per_validation: int = 50, validations: int = 3):
     previous = ingest(system_uri=system_uri, task=task, dataset=dataset, splits=splits,
-                      data_dir=data_dir)
+                      hparams=hparams, data_dir=data_dir)
     previous.set_caching_options(False)
     for index in range(GENERATIONS):
         generated = generate(system_uri=system_uri, task=task,

@@ -111,6 +111,22 @@ def test_bad_input_is_refused_clearly_and_changes_nothing(grown, task, dataset, 
     assert _snapshot(grown["uri"]) == before
 
 
+@pytest.mark.parametrize("task,start,words", [
+    ("fashion", {"flip": True}, "already exists with starting hyperparameters {}"),
+    ("new", {"flip": "maybe"}, "'flip' cannot start at 'maybe'"),
+])
+def test_bad_starting_hparams_are_refused_and_change_nothing(grown, task, start, words):
+    before = _snapshot(grown["uri"])
+    with pytest.raises(InvalidInputError, match=words):
+        chain.add_task(grown["uri"], task, "fashion_mnist", budget=BUDGET, start_hparams=start)
+    assert _snapshot(grown["uri"]) == before
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run([sys.executable, "-m", "munet", "--system", grown["uri"], "add-task",
+                          "--task", "new", "--dataset", "digits", "--hparam", "flip"],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode != 0 and "expected NAME=VALUE, e.g. flip=true" in out.stderr
+
+
 def test_a_flipped_byte_in_a_blob_is_caught_and_loses_nothing(grown, tmp_path):
     import shutil
 

@@ -8,9 +8,16 @@ default (as from mu2Net+ on). `mutation_prob` is itself a hyperparameter (mu2Net
 fine-tuning a pretrained root) or "adamw" (which trains a random-init root from
 scratch faster here). The two want learning rates about ADAMW_LR_RATIO apart, so
 a mutation that switches the optimizer also moves lr by that ratio.
+
+A task may name starting hyperparameters when it is added (`check_start_hparams`):
+they replace the parent's values in every child the task takes from another task or
+the root, before mutation (e.g. flip on for a dataset where mirror images are still
+the same class). Children of the task's own models inherit as usual.
 """
 
 import math
+
+from munet.errors import InvalidInputError
 
 LR_VALUES = [1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1]
 SCHEDULES = ["constant", "cosine", "restarts", "linear"]
@@ -93,6 +100,62 @@ def matching_lr(lr, old_optimizer, new_optimizer):
         return lr
     ratio = ADAMW_LR_RATIO if old_optimizer == "sgd" else 1 / ADAMW_LR_RATIO
     return min(LR_VALUES, key=lambda value: abs(math.log(value) - math.log(lr / ratio)))
+
+
+def check_start_hparams(start_hparams, root):
+    """`start_hparams` ({key: value}, values typed or as text) checked against this
+    root's value lists; returns them with each value as its list entry."""
+    if not isinstance(start_hparams, dict):
+        raise InvalidInputError(
+            f"Starting hyperparameters must be a mapping of name to value; received "
+            f"{start_hparams!r}. Fix: pass e.g. {{\"flip\": true}}."
+        )
+    lists = value_lists(root)
+    checked = {}
+    for key, value in sorted(start_hparams.items()):
+        if key not in lists:
+            raise InvalidInputError(
+                f"Unknown hyperparameter {key!r}; expected one of {sorted(lists)}. "
+                "Fix: correct the name."
+            )
+        match = next((entry for entry in lists[key] if _same_value(entry, value)), None)
+        if match is None:
+            raise InvalidInputError(
+                f"Hyperparameter {key!r} cannot start at {value!r}; expected one of "
+                f"{lists[key]}. Fix: pick a value from that list."
+            )
+        checked[key] = match
+    return checked
+
+
+def apply_start_hparams(hparams, start_hparams):
+    """`hparams` with the task's starting values (an optimizer switch without an lr
+    moves lr too); returns (new hparams, mutation labels)."""
+    new = dict(hparams, **start_hparams)
+    if new["optimizer"] != hparams["optimizer"] and "lr" not in start_hparams:
+        new["lr"] = matching_lr(hparams["lr"], hparams["optimizer"], new["optimizer"])
+    labels = [f"start:{key}:{hparams[key]}->{new[key]}"
+              for key in sorted(new) if new[key] != hparams.get(key)]
+    return new, labels
+
+
+def _same_value(entry, value):
+    if isinstance(value, str) and not isinstance(entry, str):
+        value = _from_text(value, entry)
+    if isinstance(entry, bool) or isinstance(value, bool):
+        return type(entry) is type(value) and entry == value  # True is not 1 here.
+    return entry == value
+
+
+def _from_text(text, like):
+    """'true'/'0.05' (command line) as the type of `like`; None if it does not parse."""
+    text = text.strip().lower()
+    if isinstance(like, bool):
+        return {"true": True, "false": False}.get(text)
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def step(values, current, rng):

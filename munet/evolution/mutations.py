@@ -25,15 +25,21 @@ from munet.store.manifest import slot_order
 TRAINABLE_SOURCES = ("clone", "resize", "new")
 
 
-def make_child(manifest, task, parent_id, num_classes, rng, users=None):
-    """Returns (hparams, slots, mutations) of a child of `parent_id` for `task`."""
+def make_child(manifest, task, parent_id, num_classes, rng, users=None, start_hparams=None):
+    """Returns (hparams, slots, mutations) of a child of `parent_id` for `task`.
+
+    `start_hparams` (the task's, checked at ingestion) replace the parent's values
+    when the parent is not the task's own model, before mutation.
+    """
     users = manifest.component_users() if users is None else users
     parent = manifest.model(parent_id)
     root = manifest.root
     lists = hyperparameters.value_lists(root)
     hparams = dict(hyperparameters.defaults(root), **parent["hparams"])
-    parent_optimizer = hparams["optimizer"]
     mutations = []
+    if start_hparams and parent["task"] != task:
+        hparams, mutations = hyperparameters.apply_start_hparams(hparams, start_hparams)
+    parent_optimizer = hparams["optimizer"]
 
     def mutate_hparam(key, mu):
         if rng.random() < mu:

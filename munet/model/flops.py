@@ -19,6 +19,8 @@ def component_flops(kind, config, num_tokens, num_params):
             return 2 * (num_params - width) * (num_tokens - 1)
         pixels = (num_tokens - 1) * config["patch_size"] ** 2
         stem_flops = 2 * 9 * 3 * stem * pixels + ELEMENTWISE_FLOPS * stem * pixels
+        stem_flops += (config.get("stem_layers", 1) - 1) * (
+            2 * 9 * stem * stem * pixels + ELEMENTWISE_FLOPS * stem * pixels)
         projection_weights = config["patch_size"] ** 2 * stem * width
         return stem_flops + 2 * projection_weights * (num_tokens - 1)
     if kind == "position_embedding":

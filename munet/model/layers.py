@@ -14,25 +14,33 @@ LN_EPSILON = 1e-6
 class PatchEmbedding(layers.Layer):
     """Cuts images into patch_size x patch_size patches and projects each to `width`.
 
-    With `stem_channels` > 0 (a hybrid ViT), a 3x3 convolution with that many
-    channels and a GELU runs over the full-resolution image first, so each token
-    also sees the pixels just outside its patch.
+    With `stem_channels` > 0 (a hybrid ViT), `stem_layers` 3x3 convolutions with
+    that many channels and a GELU each run over the full-resolution image first, so
+    each token also sees the pixels around its patch.
     """
 
-    def __init__(self, width, patch_size, stem_channels=0, **kwargs):
+    def __init__(self, width, patch_size, stem_channels=0, stem_layers=1, **kwargs):
         super().__init__(**kwargs)
         self.width = width
         self.patch_size = patch_size
         self.stem_channels = stem_channels
         self.stem = None
+        self.more_stem = []
         if stem_channels:
             self.stem = layers.Conv2D(stem_channels, 3, padding="same", activation="gelu",
                                       name="stem")
+            self.more_stem = [
+                layers.Conv2D(stem_channels, 3, padding="same", activation="gelu",
+                              name=f"stem_{number}")
+                for number in range(2, stem_layers + 1)
+            ]
         self.projection = layers.Conv2D(width, patch_size, strides=patch_size, name="projection")
 
     def call(self, images):
         if self.stem is not None:
             images = self.stem(images)
+        for convolution in self.more_stem:
+            images = convolution(images)
         patches = self.projection(images)
         return ops.reshape(patches, (ops.shape(patches)[0], -1, self.width))
 

@@ -20,6 +20,7 @@ class RootConfig:
             with that many channels in front of the patch projection (a hybrid
             ViT: costs about a third more compute at patch 4, learns faster from
             scratch).
+        stem_layers: how many such convolutions (>= 1; used with a stem only).
         locked: whether the root's own weights stay frozen, as in the papers: a
             task trains copies (clones) of root components, never the root itself,
             and every task can build on the same frozen components. False lets the
@@ -34,11 +35,13 @@ class RootConfig:
     num_heads: int = 4
     mlp_dim: int = 128
     stem_channels: int = 0
+    stem_layers: int = 1
     locked: bool = True
     seed: int = 0
 
     def validate(self):
-        for field in ("image_size", "patch_size", "width", "depth", "num_heads", "mlp_dim"):
+        for field in ("image_size", "patch_size", "width", "depth", "num_heads", "mlp_dim",
+                      "stem_layers"):
             value = getattr(self, field)
             if not isinstance(value, int) or value < 1:
                 raise InvalidInputError(
@@ -69,6 +72,8 @@ def component_config(kind, root, image_size=None, num_classes=None, adapter_dim=
         config = {"width": root["width"], "patch_size": root["patch_size"]}
         if root.get("stem_channels"):  # Absent for plain patches, as in older systems.
             config["stem_channels"] = root["stem_channels"]
+            if root.get("stem_layers", 1) > 1:  # Absent for one layer, as before.
+                config["stem_layers"] = root["stem_layers"]
         return config
     if kind == "position_embedding":
         grid = image_size // root["patch_size"]

@@ -61,8 +61,9 @@ def evolve_task(system_uri, task, generations=1, budget=None, seed=0, run_id=Non
 
 
 def add_task(system_uri, task, dataset, splits=None, data_dir=None, generations=1, budget=None,
-             seed=0, run_id=None, accelerator="auto", progress=None, author=None):
-    spec = ingest_task(system_uri, task, dataset, splits, data_dir)
+             seed=0, run_id=None, accelerator="auto", progress=None, author=None,
+             start_hparams=None):
+    spec = ingest_task(system_uri, task, dataset, splits, data_dir, start_hparams)
     _say(progress, f"[{task}] ingested {dataset}: {spec['num_examples']}")
     return evolve_task(system_uri, task, generations, budget, seed, run_id, accelerator,
                        progress, author)

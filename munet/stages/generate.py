@@ -72,7 +72,8 @@ def generate_candidates(system_uri, task, generation_id, budget=None, seed=0):
     for index, parent in enumerate(parents):
         candidate_id = f"{generation_id}-c{index:02d}"
         hparams, slots, mutations = make_child(
-            manifest, task, parent, spec["num_classes"], rng, users
+            manifest, task, parent, spec["num_classes"], rng, users,
+            spec.get("start_hparams"),
         )
         records.write(store.storage, records.candidate_key(candidate_id, "spec"), {
             "candidate": candidate_id,

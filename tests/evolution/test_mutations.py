@@ -83,3 +83,22 @@ def test_switching_the_optimizer_moves_the_learning_rate_with_it():
             assert hparams["lr"] in (0.02, 0.05, 0.1)  # At most one step from 0.05.
             assert not any(m.startswith("hp:lr:matched") for m in mutations)
     assert switched and kept
+
+
+def test_start_hparams_apply_to_children_of_seeds_only():
+    manifest = root_manifest(locked=True)
+    manifest.model("root")["hparams"]["mutation_prob"] = 0.1
+    start = {"flip": True, "crop": True}
+    seen_start = False
+    for seed in range(20):
+        hparams, _, mutations = make_child(manifest, "t", "root", 10, random.Random(seed),
+                                           start_hparams=start)
+        assert mutations[:2] == ["start:crop:False->True", "start:flip:False->True"]
+        seen_start |= hparams["flip"] and hparams["crop"]  # Mutation may step one back.
+    assert seen_start
+    add_task_model(manifest, "t", "t1", own_slots=["final_norm", "head"])
+    manifest.model("t1")["hparams"].update(mutation_prob=0.1, flip=False)
+    for seed in range(20):  # The task's own model: its values are inherited as usual.
+        _, _, mutations = make_child(manifest, "t", "t1", 10, random.Random(seed),
+                                     start_hparams=start)
+        assert not any(m.startswith("start:") for m in mutations)

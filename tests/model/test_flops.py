@@ -9,7 +9,9 @@ from munet.model.root import RootConfig
 @pytest.mark.parametrize("root", [RootConfig(width=16, depth=2, num_heads=2, mlp_dim=32),
                                   RootConfig(width=64, depth=3, num_heads=4, mlp_dim=128),
                                   RootConfig(patch_size=4, width=32, depth=2, num_heads=2,
-                                             mlp_dim=64, stem_channels=16)])
+                                             mlp_dim=64, stem_channels=16),
+                                  RootConfig(patch_size=4, width=32, depth=1, num_heads=2,
+                                             mlp_dim=64, stem_channels=16, stem_layers=2)])
 def test_path_flops_match_tensorflows_count(tmp_path, root):
     import tensorflow as tf
     from tensorflow.python.profiler import model_analyzer, option_builder

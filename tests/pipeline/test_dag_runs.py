@@ -57,7 +57,7 @@ def tracked(tmp_path_factory, tfds_dir, airflow_db):
     try:
         run = get_dag("munet_add_task").test(run_conf={
             "task": "digits", "dataset": "digits", "generations": 2, "system_uri": uri,
-            **TINY})
+            "hparams": {"brightness": 0.05}, **TINY})
         facts["add_task_state"] = run.state
         facts["add_task_states"] = task_states(run)
         store = SystemStore(uri)
@@ -129,6 +129,17 @@ def test_add_task_then_nightly_improvement(tracked):
         assert store.load(version).tasks["digits"]["last_generation"]["added"]
 
 
+def test_the_conf_starting_hparams_reach_the_children_of_seeds_only(tracked):
+    storage = SystemStore(tracked["uri"]).storage
+    specs = [records.read(storage, records.candidate_key(c, "spec"))
+             for c in storage.list("candidates")]
+    from_root = [s for s in specs if s["parent_task"] != "digits"]
+    assert from_root and len(from_root) < len(specs)
+    for spec in specs:
+        started = "start:brightness:0.0->0.05" in spec["mutations"]
+        assert started == (spec["parent_task"] != "digits"), spec["mutations"]
+
+
 def test_commits_land_while_mlflow_is_down_and_sync_back_fills(tracked):
     commit = tracked["nightly_commit"]
     assert commit["committed"] and commit["version"] == tracked["head_after_nightly"]
@@ -182,6 +193,7 @@ def test_lineage_from_mlflow_alone_matches_the_store(tracked):
     ({"task": "x", "dataset": "digits", "candidates": -1}, "candidates"),
     ({"task": "x", "dataset": "digits", "generations": 0}, "generations"),
     ({"task": "../x", "dataset": "digits"}, "task"),
+    ({"task": "x", "dataset": "digits", "hparams": "flip=true"}, "hparams"),
 ])
 def test_malformed_conf_is_refused_before_any_stage(system_uri, conf, words):
     with pytest.raises(Exception) as error:
@@ -199,6 +211,22 @@ def test_unknown_dataset_fails_at_ingestion_and_commits_nothing(system_uri):
     assert states["generate_0"] == "upstream_failed"
     assert SystemStore(system_uri).head_version() == 1
     assert not SystemStore(system_uri).storage.exists("tasks/x/ingest.json")
+
+
+def test_an_unknown_starting_hparam_fails_at_ingestion_naming_it(system_uri):
+    run = get_dag("munet_add_task").test(run_conf={
+        "task": "x", "dataset": "digits", "hparams": {"flp": True}, "system_uri": system_uri,
+        **TINY})
+    assert run.state == "failed" and task_states(run)["ingest"] == "failed"
+    assert not SystemStore(system_uri).storage.exists("tasks/x/ingest.json")
+    done = subprocess.run(
+        [sys.executable, "-m", "components.ingestion", "--system", system_uri, "--task", "x",
+         "--dataset", "digits", "--hparams", '{"flp": true}'], capture_output=True, text=True)
+    assert done.returncode == 2 and "Unknown hyperparameter 'flp'" in done.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "components.ingestion", "--system", system_uri, "--task", "x",
+         "--dataset", "digits", "--hparams", "flip=true"], capture_output=True, text=True)
+    assert done.returncode == 2 and "--hparams must be JSON; received 'flip=true'" in done.stderr
 
 
 def _component(module, *args):
