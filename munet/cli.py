@@ -57,30 +57,22 @@ def _budget(args):
     ).validate()
 
 
-def parse_hparam_pairs(pairs):
-    """["flip=true", ...] (repeated --hparam) as {"flip": "true"}; values are checked
-    against their lists at ingestion."""
-    hparams = {}
+def parse_pairs(pairs, option, form, example):
+    """Repeated `option` values such as ["flip=true", ...] as {"flip": "true"}; what
+    each value means is checked where it is used."""
+    parsed = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key or not value:
             raise InvalidInputError(
-                f"Invalid --hparam {pair!r}: expected NAME=VALUE, e.g. flip=true or lr=0.002."
+                f"Invalid {option} {pair!r}: expected {form}, e.g. {example}."
             )
-        hparams[key] = value
-    return hparams
+        parsed[key] = value
+    return parsed
 
 
-def _parse_splits(pairs):
-    splits = {}
-    for pair in pairs or []:
-        role, sep, expression = pair.partition("=")
-        if not sep or not expression:
-            raise InvalidInputError(
-                f"Invalid --split {pair!r}: expected ROLE=SPLIT, e.g. validation=train[90%:]."
-            )
-        splits[role] = expression
-    return splits
+def parse_hparam_pairs(pairs):
+    return parse_pairs(pairs, "--hparam", "NAME=VALUE", "flip=true or lr=0.002")
 
 
 def cmd_init(args):
@@ -100,7 +92,8 @@ def cmd_init(args):
 def cmd_add_task(args):
     from munet.stages.chain import add_task
 
-    summaries = add_task(args.system, args.task, args.dataset, _parse_splits(args.split),
+    splits = parse_pairs(args.split, "--split", "ROLE=SPLIT", "validation=train[90%:]")
+    summaries = add_task(args.system, args.task, args.dataset, splits,
                          args.data_dir, args.generations, _budget(args), seed=args.seed,
                          accelerator=args.accelerator, progress=_progress,
                          start_hparams=parse_hparam_pairs(args.hparam))

@@ -16,13 +16,6 @@ def ingest_task(system_uri, task, dataset, splits=None, data_dir=None, start_hpa
     store = SystemStore(system_uri)
     manifest = store.load()  # Fails early, and clearly, when there is no system.
     start_hparams = check_start_hparams(start_hparams, manifest.root) if start_hparams else {}
-    spec = catalog.prepare(dataset, data_dir)
-    spec["splits"] = catalog.resolve_splits(spec, splits)
-    spec["num_examples"] = catalog.count_examples(spec, spec["splits"])
-    spec["task"] = task
-    if start_hparams:  # Specs without them stay as they were.
-        spec["start_hparams"] = start_hparams
-
     existing = records.read(store.storage, records.ingest_key(task))
     committed = manifest.tasks.get(task)
     if committed and existing and existing.get("start_hparams", {}) != start_hparams:
@@ -33,6 +26,13 @@ def ingest_task(system_uri, task, dataset, splits=None, data_dir=None, start_hpa
             f"{task}` (children inherit their parent's values), or add it under another "
             "task name."
         )
+    spec = catalog.prepare(dataset, data_dir)
+    spec["splits"] = catalog.resolve_splits(spec, splits)
+    spec["num_examples"] = catalog.count_examples(spec, spec["splits"])
+    spec["task"] = task
+    if start_hparams:  # Specs without them stay as they were.
+        spec["start_hparams"] = start_hparams
+
     if committed and (committed["dataset"], committed["splits"]) != (dataset, spec["splits"]):
         raise InvalidInputError(
             f"Task {task!r} already exists with dataset {committed['dataset']!r} and splits "
