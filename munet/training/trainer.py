@@ -69,6 +69,7 @@ def train(model, trainable_layers, train_data, validation_data, hparams, steps_p
         epochs=num_validations,
         validation_data=validation_data,
         callbacks=[keep],
+        shuffle=False,  # The stream is shuffled in its pipeline; Keras would only warn.
         verbose=0,
     )
     seconds = time.perf_counter() - start
