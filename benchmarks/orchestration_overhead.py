@@ -3,7 +3,7 @@ this process, SQLite) against the same stages called directly, measured alternat
 in one run on the same data, budget and seeds.
 
     .venv/bin/python benchmarks/orchestration_overhead.py [--repeats 3] [--warmups 1]
-        [--quick] [--candidates 2] [--steps 50] [--output FILE]
+        [--quick] [--candidates 2] [--steps 50] [--name NAME] [--output-dir DIR]
 
 The first --warmups rounds (one direct run, one DAG run each) are reported but not
 counted: they pay one-time costs on both sides (Airflow's start-up under dag.test,
@@ -11,13 +11,12 @@ TensorFlow's first tracing). Airflow's cost is about fixed per task instance, so
 ratio depends on the budget: --steps (per validation; two validations per candidate)
 shows it at larger budgets.
 
-Prints the figures and writes docs/benchmarks/orchestration_overhead.json.
+Prints the figures and writes docs/benchmarks/<name>.{json,md,png} (name
+orchestration_overhead by default, with -quick appended for --quick).
 """
 
 import argparse
-import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -25,7 +24,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from benchmarks.results import command_line  # noqa: E402
+from benchmarks import results  # noqa: E402
 
 
 def setup_airflow(home):
@@ -47,8 +46,9 @@ def main():
     parser.add_argument("--candidates", type=int, default=2)
     parser.add_argument("--steps", type=int, default=None,
                         help="training steps per validation (default 50; 10 with --quick)")
-    parser.add_argument("--output", default=os.path.join(REPO, "docs", "benchmarks",
-                                                        "orchestration_overhead.json"))
+    parser.add_argument("--name", default="orchestration_overhead",
+                        help="file name of the results, e.g. orchestration_overhead-1000-steps")
+    parser.add_argument("--output-dir", default=results.DEFAULT_OUTPUT)
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="munet-bench-")
     setup_airflow(os.path.join(work, "airflow"))
@@ -96,13 +96,13 @@ def main():
     warmup = {"direct_seconds": direct[:warmups], "dag_seconds": through_dag[:warmups]}
     direct, through_dag = direct[warmups:], through_dag[warmups:]
     result = {
-        "command": command_line(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+        "setting": "quick" if args.quick else "default",
         "budget": {"candidates": budget.num_candidates, "steps": steps * budget.num_validations},
         "direct_seconds": direct,
         "dag_seconds": through_dag,
         "ratio_per_repeat": [d / s for d, s in zip(through_dag, direct)],
         "ratio_total": sum(through_dag) / sum(direct),
+        "goal": 1.15,
         "warmup": warmup,
         "dag_tasks": "ingest, then one generation: generate, candidates, train x "
                      "candidates, evaluate x candidates, commit; the 7 unused generation "
@@ -111,12 +111,48 @@ def main():
                 "rounds pay one-time costs on both sides (Airflow's start-up under "
                 "dag.test, TensorFlow's first tracing) and are not in the ratio.",
     }
-    print(f"orchestration overhead: DAG / direct = {result['ratio_total']:.3f} "
-          f"(per repeat: {', '.join(f'{r:.3f}' for r in result['ratio_per_repeat'])})")
-    if not args.quick:
-        os.makedirs(os.path.dirname(args.output), exist_ok=True)
-        with open(args.output, "w") as f:
-            json.dump(result, f, indent=1)
+    markdown = overhead_markdown(result)
+    print(markdown)
+    results.write_with_plot(args.name, args.quick, result, markdown, args.output_dir,
+                            overhead_figure(result))
+    return result
+
+
+def overhead_markdown(result):
+    budget = result["budget"]
+    lines = [
+        "# Orchestration overhead: one generation through the DAG / the stages called "
+        "directly", "",
+        f"One generation of {budget['candidates']} candidates x {budget['steps']} training "
+        f"steps on digits, through the munet_add_task DAG (dag.test, SQLite) and through "
+        f"the same stages called directly, alternately in one process. "
+        f"**DAG / direct = {result['ratio_total']:.3f}** over the counted repeats "
+        f"(goal <= {result['goal']}).", "",
+        "| round | direct (s) | DAG (s) | DAG / direct |", "|---|---|---|---|"]
+    warmup = result["warmup"]
+    rounds = ([("warm-up (not counted)", d, g) for d, g in
+               zip(warmup["direct_seconds"], warmup["dag_seconds"])]
+              + [(f"repeat {n}", d, g) for n, (d, g) in
+                 enumerate(zip(result["direct_seconds"], result["dag_seconds"]), start=1)])
+    for label, direct, dag in rounds:
+        lines.append(f"| {label} | {direct:.1f} | {dag:.1f} | {dag / direct:.3f} |")
+    lines += ["", f"DAG tasks: {result['dag_tasks']}.", "", result["note"]]
+    return "\n".join(lines) + "\n"
+
+
+def overhead_figure(result):
+    """Seconds per counted repeat, direct beside DAG."""
+    figure, axes = results.subplots(figsize=(7, 4))
+    repeats = range(1, len(result["direct_seconds"]) + 1)
+    axes.bar([r - 0.2 for r in repeats], result["direct_seconds"], width=0.4,
+             label="stages called directly")
+    axes.bar([r + 0.2 for r in repeats], result["dag_seconds"], width=0.4,
+             label="through the munet_add_task DAG")
+    axes.set_xticks(list(repeats))
+    axes.set_xlabel("repeat (measured alternately)")
+    axes.set_ylabel("seconds for one generation")
+    axes.legend()
+    return figure
 
 
 if __name__ == "__main__":

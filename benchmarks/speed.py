@@ -6,7 +6,7 @@ of the same architecture built directly, measured alternately in one process;
     .venv/bin/python benchmarks/speed.py            # default root (width 64, 4 blocks)
     .venv/bin/python benchmarks/speed.py --quick    # smallest setting, about 1 minute
 
-Writes docs/benchmarks/speed.{json,md} (or --output-dir).
+Writes docs/benchmarks/speed.{json,md,png} (or --output-dir).
 """
 
 import argparse
@@ -122,7 +122,8 @@ def compile_like_munet(model):
 
 def throughput(model, data, steps, batch_size):
     start = time.perf_counter()
-    model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
+    model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0,
+              shuffle=False)  # The stream is already shuffled; Keras would only warn.
     return steps * batch_size / (time.perf_counter() - start)
 
 
@@ -248,9 +249,23 @@ def main():
         f"**{per_hour['candidates_per_hour']:.0f}** | - |",
     ]) + "\n"
     print(markdown)
-    results.write("speed" if not args.quick else "speed-quick", result, markdown,
-                  args.output_dir)
+    results.write_with_plot("speed", args.quick, result, markdown, args.output_dir,
+                            throughput_figure(rates))
     return result
+
+
+def throughput_figure(rates):
+    """Examples/s of each alternating repeat, munet path beside plain Keras."""
+    figure, axes = results.subplots(figsize=(7, 4))
+    repeats = range(1, len(rates["munet"]) + 1)
+    axes.plot(repeats, rates["munet"], "o-", label="munet path (assembled components)")
+    axes.plot(repeats, rates["plain"], "s--", label="plain Keras, same architecture")
+    axes.set_xlabel("repeat (measured alternately)")
+    axes.set_ylabel("training examples/s")
+    axes.set_xticks(list(repeats))
+    axes.set_ylim(bottom=0)
+    axes.legend()
+    return figure
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ def test_speed_quick(tmp_path, tfds_dir):
     assert "benchmarks/speed.py --quick" in result["command"]
     assert "(a) training examples/s" in out
     assert "Machine:" in (tmp_path / "speed-quick.md").read_text()
+    assert (tmp_path / "speed-quick.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_scale_quick(tmp_path):
@@ -72,3 +73,15 @@ def test_fashion_budget_quick(tmp_path, tfds_dir):
     # The loop stops once the longest generation no longer fits in the time left.
     assert result["wall_seconds"] <= 30 + max(g["seconds"] for g in generations)
     assert "Fashion-MNIST within a CPU time budget" in out
+
+
+def test_orchestration_overhead_quick(tmp_path):
+    out = run_benchmark("orchestration_overhead.py", tmp_path, "--repeats", "1")
+    result = json.loads((tmp_path / "orchestration_overhead-quick.json").read_text())
+    assert len(result["direct_seconds"]) == len(result["dag_seconds"]) == 1
+    # The DAG runs the same stages plus Airflow's bookkeeping: never free, never 10x.
+    assert 0.5 < result["ratio_total"] < 10
+    assert "benchmarks/orchestration_overhead.py --quick" in result["command"]
+    assert "| repeat 1 |" in (tmp_path / "orchestration_overhead-quick.md").read_text()
+    assert (tmp_path / "orchestration_overhead-quick.png").read_bytes()[:4] == b"\x89PNG"
+    assert "DAG / direct" in out
