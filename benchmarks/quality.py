@@ -13,8 +13,15 @@ Test accuracy is measured once per final model; nothing selects on it.
     .venv/bin/python benchmarks/quality.py            # about 36 minutes on 2 cores
     .venv/bin/python benchmarks/quality.py --quick    # at most about 5 minutes
     .venv/bin/python benchmarks/quality.py --candidates 1 --steps 1000  # another split
+    .venv/bin/python benchmarks/quality.py --pretrain-on mnist_t10k --name quality_pretrained
 
-Writes docs/benchmarks/quality.{json,md,png} (or --output-dir).
+The root is random-init and not locked by default. --pretrain-on pretrains it first
+on a dataset no task uses (mnist_t10k: MNIST's test digits, none of them in the mnist
+task) and locks it, as in the papers: munet's tasks then train clones of its
+components and may share the frozen originals; the baselines start from the same
+pretrained weights.
+
+Writes docs/benchmarks/<name>.{json,md,png} (default name quality; or --output-dir).
 """
 
 import argparse
@@ -33,21 +40,21 @@ APPROACHES = {"munet": "(a) munet, evolved", "finetune": "(b) full fine-tuning",
               "scratch": "(c) from scratch", "adapters": "(d) adapters only"}
 
 
-def settings(quick):
+def settings(quick, pretrained):
     from munet.model.root import RootConfig
-    from munet.stages.generate import Budget
 
-    # The root is random, so it is not locked: a task's first candidates may train all
-    # of it (a locked random root left them training a head on random features). Its
-    # children, and every baseline, start from the same hyperparameters (AdamW).
+    # A random root is not locked: a task's first candidates may train all of it (a
+    # locked random root left them training a head on random features). A pretrained
+    # root is locked, as in the papers. Its children, and every baseline, start from
+    # the same hyperparameters (AdamW if not locked, else SGD with momentum).
     # munet scores with the papers' mildest size penalty, scale 0.98.
     if quick:
-        return (RootConfig(width=32, depth=2, num_heads=2, mlp_dim=64, locked=False),
+        return (RootConfig(width=32, depth=2, num_heads=2, mlp_dim=64, locked=pretrained),
                 dict(generations=1, candidates=2, steps=30, batch_size=32,
                      max_validation_examples=200, scale_factor=0.98))
-    return RootConfig(locked=False), dict(generations=3, candidates=2, steps=500,
-                                          batch_size=64, max_validation_examples=2000,
-                                          scale_factor=0.98)
+    return RootConfig(locked=pretrained), dict(generations=3, candidates=2, steps=500,
+                                               batch_size=64, max_validation_examples=2000,
+                                               scale_factor=0.98)
 
 
 def root_parts(store, manifest, mode, num_classes, hparams, seed):
@@ -146,6 +153,14 @@ def run_munet(uri, specs, config):
     return figures, report
 
 
+def describe_root(pretraining):
+    if not pretraining:
+        return "random-init"
+    return (f"pretrained ({pretraining['dataset']}, {pretraining['steps']:,} steps, "
+            f"{pretraining['seconds'] / 60:.1f} min, validation accuracy "
+            f"{100 * pretraining['validation_accuracy']:.2f}%, not counted in the budget)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -155,6 +170,12 @@ def main():
     parser.add_argument("--candidates", type=int, help="munet candidates per generation (C)")
     parser.add_argument("--steps", type=int,
                         help="steps per candidate (S); every approach trains G x C x S steps")
+    parser.add_argument("--pretrain-on", metavar="DATASET",
+                        help="pretrain the root on DATASET and lock it (e.g. mnist_t10k)")
+    parser.add_argument("--pretrain-steps", type=int,
+                        help="pretraining steps (default 3000; 30 with --quick)")
+    parser.add_argument("--name", default="quality",
+                        help="file name of the results, e.g. quality_pretrained")
     parser.add_argument("--output-dir", default=results.DEFAULT_OUTPUT)
     parser.add_argument("--data-dir", default=os.environ.get("MUNET_TFDS_DATA_DIR"))
     args = parser.parse_args()
@@ -165,7 +186,7 @@ def main():
     from munet.system import init_system
 
     started = time.perf_counter()
-    root, config = settings(args.quick)
+    root, config = settings(args.quick, pretrained=bool(args.pretrain_on))
     for key in ("generations", "candidates", "steps"):  # munet's split of the budget.
         if getattr(args, key) is not None:
             config[key] = getattr(args, key)
@@ -177,8 +198,17 @@ def main():
         spec["splits"] = catalog.resolve_splits(spec)
         spec["data_dir"] = data_dir
         specs[task] = spec
+    weights = pretraining = None
+    if args.pretrain_on:
+        from munet.training.pretrain import pretrain_root
+
+        steps = args.pretrain_steps or (30 if args.quick else 3000)
+        weights, pretraining = pretrain_root(root, args.pretrain_on, steps,
+                                             config["batch_size"], data_dir)
+        print(f"pretrained the root on {args.pretrain_on}: {pretraining}", flush=True)
     uri = tempfile.mkdtemp(prefix="munet-quality-")
-    init_system(uri, root, scale_factor=config["scale_factor"])
+    init_system(uri, root, scale_factor=config["scale_factor"], root_weights=weights,
+                pretraining=pretraining)
     store = SystemStore(uri)
     manifest = store.load()  # Version 1: the root every approach starts from.
 
@@ -216,7 +246,8 @@ def main():
                     / summary["finetune"]["mean_accounted_params"])
     result = {
         "setting": "quick" if args.quick else "default",
-        "root": dataclasses.asdict(root), "budget": config, "tasks": tasks,
+        "root": dataclasses.asdict(root), "root_pretraining": pretraining,
+        "budget": config, "tasks": tasks,
         "steps_per_task": config["generations"] * config["candidates"] * config["steps"],
         "figures": figures, "summary": summary, "system_params": system_params,
         "munet_report": report,
@@ -229,7 +260,7 @@ def main():
     start = manifest.model("root")["hparams"]
     lines = [
         "# Quality: munet against per-task baselines", "",
-        f"Same random-init root ({root.width} wide, {root.depth} blocks, "
+        f"Same {describe_root(pretraining)} root ({root.width} wide, {root.depth} blocks, "
         f"{root_params:,} params, {'locked' if root.locked else 'not locked'}), "
         f"{result['steps_per_task']:,} training steps per task for "
         f"every approach (munet: {config['generations']} generations x "
@@ -273,7 +304,7 @@ def main():
     axes.set_xlabel("accounted params per task")
     axes.set_ylabel("mean test accuracy (%)")
     axes.legend()
-    results.write_with_plot("quality", args.quick, result, markdown, args.output_dir, figure)
+    results.write_with_plot(args.name, args.quick, result, markdown, args.output_dir, figure)
     return result
 
 

@@ -84,8 +84,19 @@ def cmd_init(args):
                       stem_channels=args.stem_channels, stem_layers=args.stem_layers,
                       locked=not args.trainable_root,
                       seed=args.seed)
-    manifest = init_system(args.system, root, args.scale_factor, args.max_population)
-    print(f"Created system {args.system} (version 1): root ViT with "
+    weights = pretraining = None
+    if args.pretrain_on:
+        from munet.training.pretrain import pretrain_root
+
+        weights, pretraining = pretrain_root(root.validate(), args.pretrain_on,
+                                             args.pretrain_steps, data_dir=args.data_dir,
+                                             seed=args.seed, progress=_progress)
+        print(f"Pretrained the root on {args.pretrain_on} for {pretraining['steps']} steps: "
+              f"validation accuracy {pretraining['validation_accuracy']:.4f}.")
+    manifest = init_system(args.system, root, args.scale_factor, args.max_population,
+                           root_weights=weights, pretraining=pretraining)
+    origin = f"pretrained on {args.pretrain_on}" if args.pretrain_on else "random-init"
+    print(f"Created system {args.system} (version 1): {origin} root ViT with "
           f"{manifest.root_params():,} params, {len(manifest.components)} components.")
 
 
@@ -138,7 +149,9 @@ def cmd_status(args):
         print(json.dumps(info, indent=1, sort_keys=True))
         return
     print(f"System {info['uri']}: version {info['version']} (head {info['head_version']}), "
-          f"{info['system_params']:,} params in active paths, root {info['root_params']:,}.")
+          f"{info['system_params']:,} params in active paths, root {info['root_params']:,}"
+          + (f", pretrained on {info['root_pretraining']['dataset']}."
+             if info["root_pretraining"] else ", random-init."))
     if not info["tasks"]:
         print("No tasks yet. Add one with `munet add-task --task NAME --dataset DATASET`.")
     header = f"{'task':<16} {'dataset':<14} {'val acc':>8} {'test acc':>8} {'params':>9} " \
@@ -237,7 +250,8 @@ def build_parser():
                              "(default: $MUNET_SYSTEM_URI or ./var/system)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("init", help="create a system holding a random-init root ViT")
+    p = sub.add_parser("init", help="create a system holding a root ViT, random-init or "
+                                    "pretrained (--pretrain-on)")
     p.add_argument("--image-size", type=int, default=28)
     p.add_argument("--patch-size", type=int, default=7)
     p.add_argument("--width", type=int, default=64)
@@ -256,6 +270,12 @@ def build_parser():
     p.add_argument("--scale-factor", type=float, default=1.0,
                    help="size penalty s in score = accuracy * s^(params/root params)")
     p.add_argument("--max-population", type=int, default=8)
+    p.add_argument("--pretrain-on", metavar="DATASET",
+                   help="pretrain the root on this dataset first (a name as for add-task; "
+                        "pick one no task will use, e.g. mnist_t10k)")
+    p.add_argument("--pretrain-steps", type=int, default=2000)
+    p.add_argument("--data-dir", help="TFDS data dir for --pretrain-on (default: "
+                                      "$MUNET_TFDS_DATA_DIR, else ~/tensorflow_datasets)")
     p.set_defaults(run=cmd_init)
 
     p = sub.add_parser("add-task", help="ingest a dataset as a task and evolve it")

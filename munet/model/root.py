@@ -89,6 +89,26 @@ def component_config(kind, root, image_size=None, num_classes=None, adapter_dim=
     raise ValueError(f"Unknown component kind {kind!r}.")
 
 
+def root_slot_order(root):
+    """The root's components input to output, as (slot, kind, config) tuples."""
+    root_dict = dataclasses.asdict(root)
+    slots = ["patch_embedding", "position_embedding"]
+    slots += [f"encoder_block_{i}" for i in range(root.depth)] + ["final_norm"]
+    return [(slot, slot_kind(slot),
+             component_config(slot_kind(slot), root_dict, image_size=root.image_size))
+            for slot in slots]
+
+
+def fresh_root_weights(root):
+    """The root's random-init weights by slot (deterministic for root.seed)."""
+    from munet.model.assembly import fresh_weights
+
+    order = sorted(slot for slot, _, _ in root_slot_order(root))  # Seeds follow this order.
+    return {slot: fresh_weights(kind, config, root.seed * 1000 + order.index(slot),
+                                root.image_size)
+            for slot, kind, config in root_slot_order(root)}
+
+
 def slot_kind(slot):
     """'encoder_block_3' -> 'encoder_block'; 'head' -> 'head'."""
     base, _, index = slot.rpartition("_")

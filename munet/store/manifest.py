@@ -103,6 +103,11 @@ class Manifest:
         return self.data["root"]
 
     @property
+    def pretraining(self):
+        """What the root was pretrained on ({dataset, steps, ...}); None if random-init."""
+        return self.data.get("pretraining")
+
+    @property
     def tasks(self):
         return self.data["tasks"]
 

