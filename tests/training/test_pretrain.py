@@ -58,6 +58,16 @@ def test_status_says_whether_the_root_was_pretrained(pretrained, tmp_path):
     assert status(plain)["root_pretraining"] is None
 
 
+@pytest.mark.slow
+def test_init_refuses_an_existing_system_before_pretraining(pretrained):
+    out = subprocess.run(
+        [sys.executable, "-m", "munet", "--system", pretrained["uri"], "init",
+         "--pretrain-on", "mnist_t10k"], capture_output=True, text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), timeout=60)
+    assert out.returncode != 0 and "already exists" in out.stderr, out.stderr
+    assert "Pretrained" not in out.stdout and SystemStore(pretrained["uri"]).head_version() == 1
+
+
 def test_root_weights_that_do_not_fit_are_refused_and_nothing_is_written(tmp_path):
     weights = fresh_root_weights(RootConfig(width=64, depth=2, num_heads=2, mlp_dim=64))
     uri = str(tmp_path / "system")
