@@ -9,7 +9,7 @@ import json
 import os
 import sys
 
-from munet.errors import InvalidInputError, MunetError, StoreExistsError
+from munet.errors import InvalidInputError, MunetError
 
 DEFAULT_SYSTEM = os.environ.get("MUNET_SYSTEM_URI", "./var/system")
 
@@ -86,13 +86,10 @@ def cmd_init(args):
                       seed=args.seed)
     weights = pretraining = None
     if args.pretrain_on:
-        from munet.store.repository import SystemStore
+        from munet.system import new_system_store
         from munet.training.pretrain import pretrain_root
 
-        if SystemStore(args.system).exists():  # Refused before minutes of pretraining.
-            raise StoreExistsError(
-                f"A munet system already exists at {args.system!r}. Fix: pick another "
-                "URI for a new system.")
+        new_system_store(args.system)  # Refused before minutes of pretraining, not after.
 
         weights, pretraining = pretrain_root(root.validate(), args.pretrain_on,
                                              args.pretrain_steps, data_dir=args.data_dir,

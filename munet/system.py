@@ -27,12 +27,7 @@ def init_system(system_uri, root=None, scale_factor=1.0, max_population=8, autho
             f"scale_factor must be in (0, 1]; received {scale_factor!r}. 1.0 means no "
             "size penalty (the papers' default); e.g. 0.9 favours smaller paths."
         )
-    store = SystemStore(system_uri)
-    if store.exists():
-        raise StoreExistsError(
-            f"A munet system already exists at {system_uri!r}. Fix: use it as it is "
-            "(`munet status`), or pick another URI for a new system."
-        )
+    store = new_system_store(system_uri)
     from munet.model.assembly import count_params
 
     if root_weights is None:
@@ -77,6 +72,17 @@ def init_system(system_uri, root=None, scale_factor=1.0, max_population=8, autho
         contents["pretraining"] = dict(pretraining)
         contents["message"] = f"init: root ViT pretrained on {pretraining['dataset']}"
     return store.create(contents, author=author)
+
+
+def new_system_store(system_uri):
+    """The store at `system_uri`, refused if a system already exists there."""
+    store = SystemStore(system_uri)
+    if store.exists():
+        raise StoreExistsError(
+            f"A munet system already exists at {system_uri!r}. Fix: use it as it is "
+            "(`munet status`), or pick another URI for a new system."
+        )
+    return store
 
 
 def _check_root_weights(weights, root):
