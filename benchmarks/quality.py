@@ -179,6 +179,8 @@ def main():
     parser.add_argument("--output-dir", default=results.DEFAULT_OUTPUT)
     parser.add_argument("--data-dir", default=os.environ.get("MUNET_TFDS_DATA_DIR"))
     args = parser.parse_args()
+    if args.pretrain_steps is not None and not args.pretrain_on:
+        parser.error("--pretrain-steps needs --pretrain-on DATASET")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ["MUNET_TRACKING"] = "off"  # Measure the method, not the bookkeeping.
     from munet.data import catalog
@@ -202,7 +204,9 @@ def main():
     if args.pretrain_on:
         from munet.training.pretrain import pretrain_root
 
-        steps = args.pretrain_steps or (30 if args.quick else 3000)
+        steps = args.pretrain_steps
+        if steps is None:
+            steps = 30 if args.quick else 3000
         weights, pretraining = pretrain_root(root, args.pretrain_on, steps,
                                              config["batch_size"], data_dir)
         print(f"pretrained the root on {args.pretrain_on}: {pretraining}", flush=True)

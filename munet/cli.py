@@ -85,15 +85,20 @@ def cmd_init(args):
                       locked=not args.trainable_root,
                       seed=args.seed)
     weights = pretraining = None
+    if args.pretrain_steps is not None and not args.pretrain_on:
+        raise InvalidInputError(
+            f"--pretrain-steps {args.pretrain_steps} was given without --pretrain-on. Fix: "
+            "add --pretrain-on DATASET, or drop --pretrain-steps for a random-init root.")
     if args.pretrain_on:
         from munet.system import new_system_store
         from munet.training.pretrain import pretrain_root
 
-        new_system_store(args.system)  # Refused before minutes of pretraining, not after.
-
-        weights, pretraining = pretrain_root(root.validate(), args.pretrain_on,
-                                             args.pretrain_steps, data_dir=args.data_dir,
-                                             seed=args.seed, progress=_progress)
+        root.validate()  # Every check of init runs before minutes of pretraining, not after.
+        new_system_store(args.system, args.scale_factor)
+        steps = 3000 if args.pretrain_steps is None else args.pretrain_steps
+        weights, pretraining = pretrain_root(root, args.pretrain_on, steps,
+                                             data_dir=args.data_dir, seed=args.seed,
+                                             progress=_progress)
         print(f"Pretrained the root on {args.pretrain_on} for {pretraining['steps']} steps: "
               f"validation accuracy {pretraining['validation_accuracy']:.4f}.")
     manifest = init_system(args.system, root, args.scale_factor, args.max_population,
@@ -276,7 +281,8 @@ def build_parser():
     p.add_argument("--pretrain-on", metavar="DATASET",
                    help="pretrain the root on this dataset first (a name as for add-task; "
                         "pick one no task will use, e.g. mnist_t10k)")
-    p.add_argument("--pretrain-steps", type=int, default=2000)
+    p.add_argument("--pretrain-steps", type=int,
+                   help="steps of batch 64 for --pretrain-on (default 3000)")
     p.add_argument("--data-dir", help="TFDS data dir for --pretrain-on (default: "
                                       "$MUNET_TFDS_DATA_DIR, else ~/tensorflow_datasets)")
     p.set_defaults(run=cmd_init)

@@ -22,14 +22,21 @@ def init_system(system_uri, root=None, scale_factor=1.0, max_population=8, autho
     from munet.model.root import RootConfig, fresh_root_weights, root_slot_order
 
     root = (root or RootConfig()).validate()
-    if not 0 < scale_factor <= 1:
-        raise InvalidInputError(
-            f"scale_factor must be in (0, 1]; received {scale_factor!r}. 1.0 means no "
-            "size penalty (the papers' default); e.g. 0.9 favours smaller paths."
-        )
-    store = new_system_store(system_uri)
+    store = new_system_store(system_uri, scale_factor)
     from munet.model.assembly import count_params
 
+    if (root_weights is None) != (pretraining is None):
+        raise InvalidInputError(
+            "Root weights and their pretraining record go together; received "
+            f"root_weights {'None' if root_weights is None else 'set'} and pretraining "
+            f"{pretraining!r}. Fix: pass both (from pretrain_root) or neither."
+        )
+    if pretraining is not None and not (isinstance(pretraining, dict)
+                                        and "dataset" in pretraining):
+        raise InvalidInputError(
+            f"The pretraining record must be a dict naming its 'dataset'; received "
+            f"{pretraining!r}. Fix: pass the figures pretrain_root returned."
+        )
     if root_weights is None:
         weights = fresh_root_weights(root)
     else:
@@ -74,8 +81,14 @@ def init_system(system_uri, root=None, scale_factor=1.0, max_population=8, autho
     return store.create(contents, author=author)
 
 
-def new_system_store(system_uri):
-    """The store at `system_uri`, refused if a system already exists there."""
+def new_system_store(system_uri, scale_factor=1.0):
+    """The store for a new system at `system_uri`, once `init`'s arguments are checked:
+    refused if a system already exists there or the size penalty is out of range."""
+    if not 0 < scale_factor <= 1:
+        raise InvalidInputError(
+            f"scale_factor must be in (0, 1]; received {scale_factor!r}. 1.0 means no "
+            "size penalty (the papers' default); e.g. 0.9 favours smaller paths."
+        )
     store = SystemStore(system_uri)
     if store.exists():
         raise StoreExistsError(

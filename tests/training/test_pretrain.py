@@ -71,13 +71,14 @@ def test_init_refuses_an_existing_system_before_pretraining(pretrained):
 def test_root_weights_that_do_not_fit_are_refused_and_nothing_is_written(tmp_path):
     weights = fresh_root_weights(RootConfig(width=64, depth=2, num_heads=2, mlp_dim=64))
     uri = str(tmp_path / "system")
+    record = {"dataset": "mnist_t10k"}
     with pytest.raises(InvalidInputError, match="same RootConfig") as error:
-        init_system(uri, ROOT, root_weights=weights)
+        init_system(uri, ROOT, root_weights=weights, pretraining=record)
     assert "encoder_block_0" in str(error.value) or "patch_embedding" in str(error.value)
     missing = dict(fresh_root_weights(ROOT))
     missing.pop("final_norm")
     with pytest.raises(InvalidInputError, match="one entry per root component"):
-        init_system(uri, ROOT, root_weights=missing)
+        init_system(uri, ROOT, root_weights=missing, pretraining=record)
     assert not SystemStore(uri).exists()
 
 
@@ -86,3 +87,24 @@ def test_pretraining_steps_must_be_positive():
 
     with pytest.raises(InvalidInputError, match="positive integer"):
         pretrain_root(ROOT, "mnist_t10k", 0)
+
+
+@pytest.mark.parametrize("steps,plan", [(60, (1, 60)), (3000, (10, 300)), (1001, (7, 143)),
+                                        (997, (1, 997))])
+def test_pretraining_trains_exactly_the_steps_asked_for(steps, plan):
+    from munet.training.pretrain import validation_plan
+
+    assert validation_plan(steps) == plan
+
+
+@pytest.mark.parametrize("arguments,words", [
+    (["--pretrain-on", "mnist_t10k", "--scale-factor", "2"], "scale_factor must be in"),
+    (["--pretrain-steps", "50"], "without --pretrain-on"),
+])
+def test_init_refuses_bad_arguments_before_any_pretraining(tmp_path, arguments, words):
+    uri = str(tmp_path / "system")
+    out = subprocess.run([sys.executable, "-m", "munet", "--system", uri, "init", *arguments],
+                         capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert out.returncode != 0 and words in out.stderr, out.stderr
+    assert "Pretrained" not in out.stdout and not SystemStore(uri).exists()
