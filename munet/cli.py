@@ -98,6 +98,7 @@ def cmd_init(args):
         steps = 3000 if args.pretrain_steps is None else args.pretrain_steps
         weights, pretraining = pretrain_root(root, args.pretrain_on, steps,
                                              data_dir=args.data_dir, seed=args.seed,
+                                             accelerator=args.accelerator,
                                              progress=_progress)
         print(f"Pretrained the root on {args.pretrain_on} for {pretraining['steps']} steps: "
               f"validation accuracy {pretraining['validation_accuracy']:.4f}.")
@@ -285,6 +286,9 @@ def build_parser():
                    help="steps of batch 64 for --pretrain-on (default 3000)")
     p.add_argument("--data-dir", help="TFDS data dir for --pretrain-on (default: "
                                       "$MUNET_TFDS_DATA_DIR, else ~/tensorflow_datasets)")
+    p.add_argument("--accelerator", default="auto", choices=["auto", "tpu", "gpu", "cpu"],
+                   help="where --pretrain-on trains (auto: a TPU if one is reachable, "
+                        "else GPUs, else the CPU)")
     p.set_defaults(run=cmd_init)
 
     p = sub.add_parser("add-task", help="ingest a dataset as a task and evolve it")

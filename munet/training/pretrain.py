@@ -14,7 +14,7 @@ from munet.errors import InvalidInputError
 
 
 def pretrain_root(root, dataset, steps, batch_size=64, data_dir=None, seed=0,
-                  max_validation_examples=2000, progress=None):
+                  max_validation_examples=2000, accelerator="auto", progress=None):
     """Trains `root` (a RootConfig) on `dataset`'s train split for `steps` steps.
 
     Returns (weights, figures): the weights of each root component by slot, starting
@@ -25,7 +25,7 @@ def pretrain_root(root, dataset, steps, batch_size=64, data_dir=None, seed=0,
     from munet.evolution import hyperparameters
     from munet.model.assembly import Part, build_model, fresh_weights
     from munet.model.root import component_config, fresh_root_weights, root_slot_order
-    from munet.training import trainer
+    from munet.training import devices, trainer
 
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise InvalidInputError(
@@ -43,15 +43,17 @@ def pretrain_root(root, dataset, steps, batch_size=64, data_dir=None, seed=0,
     head = component_config("head", root_dict, num_classes=spec["num_classes"])
     parts.append(Part("head", "head", head,
                       fresh_weights("head", head, root.seed * 1000 + 999, root.image_size), True))
-    model, layers = build_model(parts, root.image_size, name="root_pretraining")
-    trainable = {part.slot: layers[part.slot] for part in parts}
     validations, steps_per_validation = validation_plan(steps)
-    train = pipeline.training_input(spec, splits["train"], hparams, batch_size, seed)
-    validation = pipeline.evaluation_input(spec, splits["validation"], hparams, batch_size,
-                                           max_validation_examples)
+    device, strategy = devices.make_strategy(accelerator)  # TPU/GPU as the stages do.
     start = time.perf_counter()
-    outcome = trainer.train(model, trainable, train, validation, hparams,
-                            steps_per_validation, validations, batch_size, progress)
+    with strategy.scope():
+        model, layers = build_model(parts, root.image_size, name="root_pretraining")
+        trainable = {part.slot: layers[part.slot] for part in parts}
+        train = pipeline.training_input(spec, splits["train"], hparams, batch_size, seed)
+        validation = pipeline.evaluation_input(spec, splits["validation"], hparams,
+                                               batch_size, max_validation_examples)
+        outcome = trainer.train(model, trainable, train, validation, hparams,
+                                steps_per_validation, validations, batch_size, progress)
     best = outcome["best_weights"]
     figures = {
         "dataset": dataset,
@@ -59,6 +61,7 @@ def pretrain_root(root, dataset, steps, batch_size=64, data_dir=None, seed=0,
         "steps": steps,
         "batch_size": batch_size,
         "validation_accuracy": outcome["best_validation_accuracy"],
+        "device": device,
         "seconds": time.perf_counter() - start,
     }
     return {slot: best[slot] for slot, _, _ in root_slot_order(root)}, figures

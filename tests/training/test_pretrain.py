@@ -34,6 +34,7 @@ def test_the_pretrained_root_learned_and_its_components_hold_what_it_learned(pre
     record = info["root_pretraining"]
     assert record["dataset"] == "mnist_t10k" and record["steps"] == 60
     assert record["validation_accuracy"] > 0.2  # Chance is 0.1.
+    assert record["device"] == "cpu"  # --accelerator auto, with no TPU or GPU here.
     assert "pretrained on mnist_t10k" in pretrained["stdout"]
     store = SystemStore(pretrained["uri"])
     manifest = store.load()
