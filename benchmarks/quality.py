@@ -202,11 +202,11 @@ def main():
         specs[task] = spec
     weights = pretraining = None
     if args.pretrain_on:
-        from munet.training.pretrain import pretrain_root
+        from munet.training.pretrain import DEFAULT_STEPS, pretrain_root
 
         steps = args.pretrain_steps
         if steps is None:
-            steps = 30 if args.quick else 3000
+            steps = 30 if args.quick else DEFAULT_STEPS
         weights, pretraining = pretrain_root(root, args.pretrain_on, steps,
                                              config["batch_size"], data_dir)
         print(f"pretrained the root on {args.pretrain_on}: {pretraining}", flush=True)

@@ -91,11 +91,11 @@ def cmd_init(args):
             "add --pretrain-on DATASET, or drop --pretrain-steps for a random-init root.")
     if args.pretrain_on:
         from munet.system import new_system_store
-        from munet.training.pretrain import pretrain_root
+        from munet.training.pretrain import DEFAULT_STEPS, pretrain_root
 
         root.validate()  # Every check of init runs before minutes of pretraining, not after.
         new_system_store(args.system, args.scale_factor)
-        steps = 3000 if args.pretrain_steps is None else args.pretrain_steps
+        steps = DEFAULT_STEPS if args.pretrain_steps is None else args.pretrain_steps
         weights, pretraining = pretrain_root(root, args.pretrain_on, steps,
                                              data_dir=args.data_dir, seed=args.seed,
                                              accelerator=args.accelerator,

@@ -8,9 +8,6 @@ from munet.evolution.population import DEFAULT_SETTINGS
 from munet.store.manifest import ROOT_MODEL_ID
 from munet.store.repository import SystemStore
 
-ROOT_KINDS = ("patch_embedding", "position_embedding", "encoder_block", "final_norm")
-
-
 def init_system(system_uri, root=None, scale_factor=1.0, max_population=8, author=None,
                 root_weights=None, pretraining=None):
     """Creates a system whose version 1 holds only the root ViT.

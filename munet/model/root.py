@@ -104,10 +104,11 @@ def fresh_root_weights(root):
     """The root's random-init weights by slot (deterministic for root.seed)."""
     from munet.model.assembly import fresh_weights
 
-    order = sorted(slot for slot, _, _ in root_slot_order(root))  # Seeds follow this order.
+    components = root_slot_order(root)
+    order = sorted(slot for slot, _, _ in components)  # Seeds follow this order.
     return {slot: fresh_weights(kind, config, root.seed * 1000 + order.index(slot),
                                 root.image_size)
-            for slot, kind, config in root_slot_order(root)}
+            for slot, kind, config in components}
 
 
 def slot_kind(slot):
