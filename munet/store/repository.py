@@ -85,7 +85,7 @@ class SystemStore:
         if not self.exists():
             raise StoreNotFoundError(
                 f"No munet system at {self.uri!r} (expected {version_key(1)} there). "
-                f"Fix: create one with `munet init {self.uri}`, or check the URI."
+                f"Fix: create one with `munet --system {self.uri} init`, or check the URI."
             )
 
     def head_version(self):
