@@ -17,7 +17,7 @@ def build_parser():
     p = cli.parser(__doc__)
     p.add_argument("--task", required=True)
     p.add_argument("--dataset", required=True)
-    p.add_argument("--splits", default="{}", help='JSON, e.g. {"validation": "train[90%:]"}')
+    p.add_argument("--splits", default="{}", help='JSON, e.g. {"validation": "train[90%%:]"}')
     p.add_argument("--hparams", default="{}",
                    help='JSON, starting hyperparameters, e.g. {"flip": true}')
     p.add_argument("--data-dir")

@@ -162,7 +162,8 @@ def cmd_status(args):
           + (f", pretrained on {info['root_pretraining']['dataset']}."
              if info["root_pretraining"] else ", random-init."))
     if not info["tasks"]:
-        print("No tasks yet. Add one with `munet add-task --task NAME --dataset DATASET`.")
+        print(f"No tasks yet. Add one with `munet --system {info['uri']} add-task --task NAME "
+              "--dataset DATASET`.")
     header = f"{'task':<16} {'dataset':<14} {'val acc':>8} {'test acc':>8} {'params':>9} " \
              f"{'accounted':>10} {'own/shared':>10} {'layers':>6} {'gens':>4}"
     if info["tasks"]:
@@ -228,6 +229,10 @@ def cmd_show(args):
         path = os.path.join(args.out, "continual_learning.json")
         with open(path, "w") as handle:
             json.dump(summary, handle, indent=1, sort_keys=True)
+        written.append(path)
+        path = os.path.join(args.out, "continual_learning.md")
+        with open(path, "w") as handle:
+            handle.write(report.report_markdown(summary))
         written.append(path)
         print("Wrote " + ", ".join(written))
 
@@ -295,7 +300,7 @@ def build_parser():
     p.add_argument("--task", required=True, help="task name (letters, digits, _ . -)")
     p.add_argument("--dataset", required=True,
                    help="TFDS name, offline dataset (fashion_mnist, mnist, digits, "
-                        "animal_mnist) or folder:/path/with/one/folder/per/class")
+                        "animal_mnist, mnist_t10k) or folder:/path/with/one/folder/per/class")
     p.add_argument("--split", action="append", metavar="ROLE=SPLIT",
                    help="map train/validation/test to TFDS splits, e.g. validation=train[90%%:]")
     p.add_argument("--hparam", action="append", metavar="NAME=VALUE",

@@ -88,10 +88,7 @@ def new_system_store(system_uri, scale_factor=1.0):
         )
     store = SystemStore(system_uri)
     if store.exists():
-        raise StoreExistsError(
-            f"A munet system already exists at {system_uri!r}. Fix: use it as it is "
-            "(`munet status`), or pick another URI for a new system."
-        )
+        raise store.exists_error()
     return store
 
 
@@ -170,7 +167,7 @@ def evaluate_task(system_uri, task, split="test", version=None, batch_size=256):
         raise InvalidInputError(
             f"Task {task!r} has no active model in {system_uri!r} at version "
             f"{manifest.version}; tasks there: {sorted(manifest.tasks) or 'none'}. Fix: add "
-            f"it with `munet add-task {system_uri} --task {task} --dataset NAME`."
+            f"it with `munet --system {system_uri} add-task --task {task} --dataset NAME`."
         )
     record = manifest.tasks[task]
     if split not in record["splits"]:

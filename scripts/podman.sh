@@ -23,6 +23,11 @@
 # Containers get no network unless asked (netns "none"); builds use --network=host so
 # apt and pip inside them reach the same registries as the host, with no bridge
 # network and no firewall rules.
+#
+# Settings: MUNET_PODMAN_DIR (storage, default ./var/podman), MUNET_PODMAN_RUNROOT
+# (running containers' state), MUNET_BASE_IMAGE (default localhost/munet-base:bookworm),
+# MUNET_DEBIAN_MIRROR and MUNET_DEBIAN_SECURITY (the base image's apt sources), VENV
+# (the virtualenv the venv image mounts, default .venv).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 DIR=${MUNET_PODMAN_DIR:-$REPO/var/podman}

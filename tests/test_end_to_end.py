@@ -86,6 +86,24 @@ def test_cli_status_and_logits_from_outside(grown, tmp_path):
     assert np.array_equal(np.load(path), grown["before"][1])  # Same bits in a new process.
 
 
+def test_cli_show_writes_pictures_and_the_report(grown, tmp_path, capsys):
+    from munet.cli import main
+
+    out = tmp_path / "pictures"
+    assert main(["--system", grown["uri"], "show", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert {p.name for p in out.iterdir()} == {
+        "system.png", "lineage-digits.png", "lineage-fashion.png", "lineage-mnist.png",
+        "continual_learning.json", "continual_learning.md"}
+    assert all((out / name).read_bytes()[:4] == b"\x89PNG" for name in
+               ("system.png", "lineage-fashion.png"))
+    markdown = (out / "continual_learning.md").read_text()
+    assert markdown.strip() and markdown.strip() in printed  # What it printed, kept.
+    summary = json.loads((out / "continual_learning.json").read_text())
+    assert summary["version"] == SystemStore(grown["uri"]).head_version()
+    assert set(summary["per_task"]) == {"fashion", "digits", "mnist"}
+
+
 def _snapshot(uri):
     files = []
     for folder, _, names in os.walk(uri):

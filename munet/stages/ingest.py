@@ -22,8 +22,8 @@ def ingest_task(system_uri, task, dataset, splits=None, data_dir=None, start_hpa
         raise InvalidInputError(
             f"Task {task!r} already exists with starting hyperparameters "
             f"{existing.get('start_hparams', {})}; received {start_hparams}. They apply to "
-            f"a task's first children only. Fix: improve it with `munet improve --task "
-            f"{task}` (children inherit their parent's values), or add it under another "
+            f"a task's first children only. Fix: improve it with `munet --system "
+            f"{system_uri} improve --task {task}` (children inherit their parent's values), or add it under another "
             "task name."
         )
     spec = catalog.prepare(dataset, data_dir)
@@ -37,7 +37,8 @@ def ingest_task(system_uri, task, dataset, splits=None, data_dir=None, start_hpa
         raise InvalidInputError(
             f"Task {task!r} already exists with dataset {committed['dataset']!r} and splits "
             f"{committed['splits']}; received dataset {dataset!r} with splits "
-            f"{spec['splits']}. Fix: improve it with `munet improve --task {task}`, or add "
+            f"{spec['splits']}. Fix: improve it with `munet --system {system_uri} improve "
+            f"--task {task}`, or add "
             "the new data under another task name."
         )
     if existing and (existing == spec or committed):

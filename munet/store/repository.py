@@ -134,9 +134,9 @@ class SystemStore:
         plan = plan_commit(self.storage, State.empty(self.storage.uri), Manifest(data),
                            header)
         if self.exists():
-            raise self._exists_error()
+            raise self.exists_error()
         if not self._publish(plan, 1):
-            raise self._exists_error()
+            raise self.exists_error()
         return plan.committed_state().view()
 
     def _publish(self, plan, version):
@@ -149,10 +149,11 @@ class SystemStore:
         self.storage.write_atomic("HEAD", f"{version}\n".encode())
         return True
 
-    def _exists_error(self):
+    def exists_error(self):
+        """The error refusing to create a system over this one."""
         return StoreExistsError(
             f"A munet system already exists at {self.uri!r}. Fix: use it as it is "
-            "(`munet status`), or pick another URI for a new system."
+            f"(`munet --system {self.uri} status`), or pick another URI for a new system."
         )
 
     def commit(self, change, message, author=None, task=None):

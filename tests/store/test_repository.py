@@ -48,18 +48,6 @@ def test_init_twice_and_missing_store_are_clear_errors(tmp_path):
         SystemStore(str(tmp_path / "nothing")).load()
 
 
-def test_missing_store_error_names_a_command_that_creates_it(tmp_path, capsys):
-    from munet.cli import main
-
-    uri = str(tmp_path / "nothing")
-    assert main(["--system", uri, "status"]) == 2
-    message = capsys.readouterr().err
-    fix = message.split("create one with `", 1)[1].split("`", 1)[0]
-    assert fix.split()[0] == "munet"
-    assert main(fix.split()[1:]) == 0  # The fix as printed, run as printed.
-    assert SystemStore(uri).head_version() == 1
-
-
 def test_stale_or_damaged_head_pointer_still_finds_the_latest(tmp_path):
     store = empty_system(str(tmp_path))
     store.commit(add_entry("a"), "a")
