@@ -14,6 +14,7 @@ Test accuracy is measured once per final model; nothing selects on it.
     .venv/bin/python benchmarks/quality.py --quick    # at most about 5 minutes
     .venv/bin/python benchmarks/quality.py --candidates 1 --steps 1000  # another split
     .venv/bin/python benchmarks/quality.py --pretrain-on mnist_t10k --name quality_pretrained
+    .venv/bin/python benchmarks/quality.py --seed 1 --name quality_seed1  # a repeat
 
 The root is random-init and not locked by default. --pretrain-on pretrains it first
 on a dataset no task uses (mnist_t10k: MNIST's test digits, none of them in the mnist
@@ -118,7 +119,19 @@ def train_baseline(store, manifest, mode, spec, config, seed):
             "train_steps": budget_steps, "seconds": time.perf_counter() - start}
 
 
-def run_munet(uri, specs, config):
+def draws(seed):
+    """(munet's run id, munet's seed offset, the baselines' seed offset) of repeat `seed`.
+
+    munet draws its mutations from the run id and its data order from the seed; the
+    baselines draw their data order and new weights from theirs. Repeat 0 is the
+    published run; the root (random or pretrained) is the same in every repeat.
+    """
+    if seed == 0:
+        return "quality", 0, 1000
+    return f"quality-seed{seed}", 100 * seed, 1000 + 100 * seed
+
+
+def run_munet(uri, specs, config, seed=0):
     from munet.stages import chain
     from munet.stages.generate import Budget
     from munet.store.repository import SystemStore
@@ -127,11 +140,12 @@ def run_munet(uri, specs, config):
     budget = Budget(num_candidates=config["candidates"], steps_per_validation=config["steps"],
                     num_validations=1, batch_size=config["batch_size"],
                     max_validation_examples=config["max_validation_examples"])
+    run_id, offset, _ = draws(seed)
     figures = {}
     for number, (task, spec) in enumerate(specs.items()):
         start = time.perf_counter()
         chain.add_task(uri, task, task, data_dir=spec["data_dir"], budget=budget,
-                       generations=config["generations"], seed=number, run_id="quality",
+                       generations=config["generations"], seed=offset + number, run_id=run_id,
                        progress=lambda m: print(m, flush=True) if "committed" in m else None)
         figures[task] = {"seconds": time.perf_counter() - start}
     store = SystemStore(uri)
@@ -174,6 +188,9 @@ def main():
                         help="pretrain the root on DATASET and lock it (e.g. mnist_t10k)")
     parser.add_argument("--pretrain-steps", type=int,
                         help="pretraining steps (default 3000; 30 with --quick)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="repeat number: other mutations, data orders and new weights "
+                             "from the same root (0: the published run)")
     parser.add_argument("--name", default="quality",
                         help="file name of the results, e.g. quality_pretrained")
     parser.add_argument("--output-dir", default=results.DEFAULT_OUTPUT)
@@ -217,12 +234,13 @@ def main():
     manifest = store.load()  # Version 1: the root every approach starts from.
 
     figures = {}
-    figures["munet"], report = run_munet(uri, specs, config)
+    figures["munet"], report = run_munet(uri, specs, config, args.seed)
+    baseline_offset = draws(args.seed)[2]
     for mode in ("finetune", "scratch", "adapters"):
         figures[mode] = {}
         for number, (task, spec) in enumerate(specs.items()):
             figures[mode][task] = train_baseline(store, manifest, mode, spec, config,
-                                                 seed=1000 + number)
+                                                 seed=baseline_offset + number)
             print(f"{mode} {task}: test {figures[mode][task]['test_accuracy']:.4f}", flush=True)
     root_params = manifest.root_params()
     head_free = root_params  # Root path params (no head).
@@ -251,7 +269,7 @@ def main():
     result = {
         "setting": "quick" if args.quick else "default",
         "root": dataclasses.asdict(root), "root_pretraining": pretraining,
-        "budget": config, "tasks": tasks,
+        "budget": config, "tasks": tasks, "seed": args.seed,
         "steps_per_task": config["generations"] * config["candidates"] * config["steps"],
         "figures": figures, "summary": summary, "system_params": system_params,
         "munet_report": report,
@@ -271,7 +289,7 @@ def main():
         f"{config['candidates']} candidates x {config['steps']} steps, size penalty "
         f"scale {config['scale_factor']}), batch {config['batch_size']}, every approach "
         f"starting from the root's hyperparameters ({start['optimizer']}, lr "
-        f"{start['lr']}). Test accuracy in %, params per task accounted "
+        f"{start['lr']}), repeat {args.seed}. Test accuracy in %, params per task accounted "
         f"(shared components split among the tasks using them).", "",
         "| approach | " + " | ".join(tasks) + " | mean | trainable params / task | accounted "
         "params / task | system params |",

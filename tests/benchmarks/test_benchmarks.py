@@ -43,12 +43,25 @@ def test_scale_quick(tmp_path):
     assert (tmp_path / "scale-quick.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_quality_repeats_draw_anew_and_repeat_zero_is_the_published_run():
+    from benchmarks.quality import draws
+
+    assert draws(0) == ("quality", 0, 1000)  # What the published results used.
+    runs = [draws(seed) for seed in range(4)]
+    assert len({run[0] for run in runs}) == 4  # New mutations in every repeat.
+    seeds = [run[1] + task for run in runs for task in range(10)]
+    baseline_seeds = [run[2] + task for run in runs for task in range(10)]
+    assert len(set(seeds)) == len(seeds) and len(set(baseline_seeds)) == len(baseline_seeds)
+
+
 @pytest.mark.parametrize("pretrain", [(), ("--pretrain-on", "mnist_t10k",
                                              "--pretrain-steps", "20")])
 def test_quality_quick_on_one_task(tmp_path, tfds_dir, pretrain):
+    seed = ("--seed", "2") if pretrain else ()
     out = run_benchmark("quality.py", tmp_path, "--tasks", "digits", "--data-dir", tfds_dir,
-                        "--candidates", "1", "--steps", "40", *pretrain)
+                        "--candidates", "1", "--steps", "40", *pretrain, *seed)
     result = json.loads((tmp_path / "quality-quick.json").read_text())
+    assert result["seed"] == (2 if pretrain else 0) and f"repeat {result['seed']}." in out
     if pretrain:  # Pretrained on data no task uses, then locked, as in the papers.
         assert result["root_pretraining"]["dataset"] == "mnist_t10k"
         assert result["root_pretraining"]["steps"] == 20 and result["root"]["locked"]
