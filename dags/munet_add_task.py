@@ -26,8 +26,9 @@ with DAG(
         "task": Param(type="string", pattern=SAFE_NAME,
                       description="name of the new task (letters, digits, _ . -)"),
         "dataset": Param(type="string", minLength=1,
-                         description="TFDS name, fashion_mnist/mnist/digits/animal_mnist/mnist_t10k, or "
-                                     "folder:/path with one sub-folder per class"),
+                         description="TFDS name, fashion_mnist/mnist/digits/animal_mnist/"
+                                     "mnist_t10k, or folder:/path with one sub-folder per "
+                                     "class"),
         "splits": Param({}, type="object",
                         description='optional split mapping, e.g. {"validation": "train[90%:]"}'),
         "hparams": Param({}, type="object",

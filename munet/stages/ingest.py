@@ -23,8 +23,8 @@ def ingest_task(system_uri, task, dataset, splits=None, data_dir=None, start_hpa
             f"Task {task!r} already exists with starting hyperparameters "
             f"{existing.get('start_hparams', {})}; received {start_hparams}. They apply to "
             f"a task's first children only. Fix: improve it with `munet --system "
-            f"{system_uri} improve --task {task}` (children inherit their parent's values), or add it under another "
-            "task name."
+            f"{system_uri} improve --task {task}` (children inherit their parent's "
+            "values), or add it under another task name."
         )
     spec = catalog.prepare(dataset, data_dir)
     spec["splits"] = catalog.resolve_splits(spec, splits)
@@ -38,8 +38,7 @@ def ingest_task(system_uri, task, dataset, splits=None, data_dir=None, start_hpa
             f"Task {task!r} already exists with dataset {committed['dataset']!r} and splits "
             f"{committed['splits']}; received dataset {dataset!r} with splits "
             f"{spec['splits']}. Fix: improve it with `munet --system {system_uri} improve "
-            f"--task {task}`, or add "
-            "the new data under another task name."
+            f"--task {task}`, or add the new data under another task name."
         )
     if existing and (existing == spec or committed):
         return existing  # Idempotent; a committed task keeps the spec it was added with.
