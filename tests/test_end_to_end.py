@@ -36,12 +36,25 @@ def grown(tmp_path_factory, tfds_dir):
                    run_id="e2e")
     before = system.evaluate_task(uri, "fashion")
     version_a = SystemStore(uri).head_version()
-    chain.add_task(uri, "digits", "digits", data_dir=tfds_dir, budget=BUDGET, seed=1,
-                   run_id="e2e")
-    chain.add_task(uri, "mnist", "mnist", data_dir=tfds_dir, budget=BUDGET, seed=2,
-                   run_id="e2e")
-    chain.evolve_task(uri, "digits", budget=BUDGET, seed=3, run_id="e2e-improve")
-    return {"uri": uri, "before": before, "version_a": version_a}
+    summaries = chain.add_task(uri, "digits", "digits", data_dir=tfds_dir, budget=BUDGET,
+                               seed=1, run_id="e2e")
+    summaries += chain.add_task(uri, "mnist", "mnist", data_dir=tfds_dir, budget=BUDGET,
+                                seed=2, run_id="e2e")
+    summaries += chain.evolve_task(uri, "digits", budget=BUDGET, seed=3,
+                                   run_id="e2e-improve")
+    return {"uri": uri, "before": before, "version_a": version_a, "summaries": summaries}
+
+
+def test_commit_summaries_say_whether_the_active_model_changed(grown):
+    store = SystemStore(grown["uri"])
+    for summary in grown["summaries"]:
+        if not summary["committed"]:
+            assert not summary["active_changed"]
+            continue
+        before = store.load(summary["version"] - 1).tasks.get(summary["task"], {})
+        assert summary["active_changed"] == (summary["active"] != before.get("active"))
+    firsts = [s for s in grown["summaries"] if s["committed"]][:1]
+    assert firsts and firsts[0]["active_changed"]  # A new task's first commit.
 
 
 def test_tasks_reach_accuracy_far_above_chance(grown):

@@ -48,7 +48,8 @@ def evolve_task(system_uri, task, generations=1, budget=None, seed=0, run_id=Non
             raise failures[0]  # Every candidate failed: a cause shared by all, report it.
         summary = commit_generation(system_uri, generation_id, author)
         if summary["committed"]:
-            _say(progress, f"[{task}] committed version {summary['version']}: active "
+            which = "new active" if summary["active_changed"] else "active still"
+            _say(progress, f"[{task}] committed version {summary['version']}: {which} "
                            f"{summary['active']} (score {summary['score']:.4f})")
         else:
             _say(progress, f"[{task}] no candidate beat its parent: nothing committed")

@@ -105,12 +105,17 @@ def commit_generation(system_uri, generation_id, author=None, track=True):
             "generation": generation_id, "task": task, "committed": committed,
             "version": _committing_version(store, manifest, task, generation_id),
             "at": utc_now()})
+    last = record.get("last_generation", {})
     summary = {
         "version": manifest.version,
         "committed": committed,
         "task": task,
         "generation": generation_id,
         "active": active,
+        # An improved child joins the population; it becomes active only if it is the
+        # task's best model.
+        "active_changed": committed and last.get("generation") == generation_id
+        and last["active_changed"],
         "score": manifest.model(active)["metrics"]["score"] if active else None,
         "failed": failed,
     }
