@@ -214,7 +214,8 @@ def cmd_show(args):
     for task, chain in chains.items():
         print(f"\nLineage of {task}'s active model:\n{pictures.lineage_text(chain)}")
     summary = report.continual_learning_report(store, manifests)
-    print("\n" + report.report_markdown(summary))
+    markdown = report.report_markdown(summary)
+    print("\n" + markdown)
     if args.out:
         from munet.store import records
 
@@ -232,7 +233,7 @@ def cmd_show(args):
         written.append(path)
         path = os.path.join(args.out, "continual_learning.md")
         with open(path, "w") as handle:
-            handle.write(report.report_markdown(summary))
+            handle.write(markdown)
         written.append(path)
         print("Wrote " + ", ".join(written))
 
