@@ -126,9 +126,8 @@ def draws(seed):
     baselines draw their data order and new weights from theirs. Repeat 0 is the
     published run; the root (random or pretrained) is the same in every repeat.
     """
-    if seed == 0:
-        return "quality", 0, 1000
-    return f"quality-seed{seed}", 100 * seed, 1000 + 100 * seed
+    run_id = "quality" if seed == 0 else f"quality-seed{seed}"
+    return run_id, 100 * seed, 1000 + 100 * seed
 
 
 def run_munet(uri, specs, config, seed=0):
