@@ -1,13 +1,18 @@
 """Quality: the evolved munet system against the usual alternatives, on real offline
-tasks, from the same root and with the same training steps per task.
+tasks, from the same root and with the same training budget per task.
 
   (a) munet: one system, tasks added in turn, each evolved for G generations of C
       candidates of S steps (G x C x S steps per task);
   (b) full fine-tuning of the root per task (all of it trainable, plus a head);
   (c) training from scratch per task (the root's architecture, a fresh init);
   (d) residual adapters only: the frozen root, one adapter per block and a head.
-(b)-(d) train once for G x C x S steps with the root's hyperparameters, validate
-every S steps and keep the best-validation weights, as munet's trainer does.
+(b)-(d) train once with the root's hyperparameters, validate every S steps and keep
+the best-validation weights, as munet's trainer does. How many steps is the budget
+rule (--budget-rule):
+  steps    (default) every approach trains G x C x S steps per task;
+  lineage  the muNet notebook's rule: a baseline trains G x S steps, as many as one
+           munet lineage, while munet trains its C candidates per generation side by
+           side (the papers ran them on parallel cores), C times the baselines' steps.
 Test accuracy is measured once per final model; nothing selects on it.
 
     .venv/bin/python benchmarks/quality.py            # about 36 minutes on 2 cores
@@ -15,6 +20,8 @@ Test accuracy is measured once per final model; nothing selects on it.
     .venv/bin/python benchmarks/quality.py --candidates 1 --steps 1000  # another split
     .venv/bin/python benchmarks/quality.py --pretrain-on mnist_t10k --name quality_pretrained
     .venv/bin/python benchmarks/quality.py --seed 1 --name quality_seed1  # a repeat
+    .venv/bin/python benchmarks/quality.py --budget-rule lineage --candidates 4 \
+        --pretrain-on mnist_t10k --name quality_pretrained_lineage  # the papers' budget
 
 The root is random-init and not locked by default. --pretrain-on pretrains it first
 on a dataset no task uses (mnist_t10k: MNIST's test digits, none of them in the mnist
@@ -37,6 +44,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks import results  # noqa: E402
 
 TASKS = ("fashion_mnist", "mnist", "animal_mnist", "digits")
+BUDGET_RULES = ("steps", "lineage")
 APPROACHES = {"munet": "(a) munet, evolved", "finetune": "(b) full fine-tuning",
               "scratch": "(c) from scratch", "adapters": "(d) adapters only"}
 
@@ -88,8 +96,24 @@ def root_parts(store, manifest, mode, num_classes, hparams, seed):
     return parts
 
 
-def train_baseline(store, manifest, mode, spec, config, seed):
-    """One per-task model of approach (b), (c) or (d); returns its figures."""
+def munet_steps(config):
+    """Training steps munet spends on a task: G generations x C candidates x S steps."""
+    return config["generations"] * config["candidates"] * config["steps"]
+
+
+def baseline_steps(config, budget_rule):
+    """Training steps each baseline gets per task under `budget_rule`."""
+    if budget_rule not in BUDGET_RULES:
+        raise ValueError(f"Unknown budget rule {budget_rule!r}: expected one of "
+                         f"{', '.join(BUDGET_RULES)}.")
+    if budget_rule == "lineage":  # One candidate per generation: a lineage's steps.
+        return config["generations"] * config["steps"]
+    return munet_steps(config)
+
+
+def train_baseline(store, manifest, mode, spec, config, budget_steps, seed):
+    """One per-task model of approach (b), (c) or (d), trained for `budget_steps` in
+    validation intervals of config["steps"]; returns its figures."""
     from munet.data import pipeline
     from munet.evolution import hyperparameters
     from munet.model.assembly import build_model
@@ -99,7 +123,6 @@ def train_baseline(store, manifest, mode, spec, config, seed):
     parts = root_parts(store, manifest, mode, spec["num_classes"], hparams, seed)
     model, layers = build_model(parts, hparams["image_size"], name=f"{mode}_{spec['tfds_name']}")
     trainable = {p.slot: layers[p.slot] for p in parts if p.trainable}
-    budget_steps = config["generations"] * config["candidates"] * config["steps"]
     train = pipeline.training_input(spec, spec["splits"]["train"], hparams,
                                     config["batch_size"], seed)
     validation = pipeline.evaluation_input(spec, spec["splits"]["validation"], hparams,
@@ -161,7 +184,7 @@ def run_munet(uri, specs, config, seed=0):
             "trainable_params": sum(manifest.components[c]["num_params"] for c in owned),
             "path_params": manifest.path_params(model),
             "accounted_params": manifest.accounted_params(model, task, users),
-            "train_steps": config["generations"] * config["candidates"] * config["steps"],
+            "train_steps": munet_steps(config),
         })
     return figures, report
 
@@ -174,6 +197,18 @@ def describe_root(pretraining):
             f"{100 * pretraining['validation_accuracy']:.2f}%, not counted in the budget)")
 
 
+def describe_budget(config, budget_rule):
+    split = (f"{config['generations']} generations x {config['candidates']} candidates x "
+             f"{config['steps']} steps")
+    if budget_rule == "steps":
+        return (f"{munet_steps(config):,} training steps per task for every approach "
+                f"(munet: {split})")
+    return (f"budget rule 'lineage' (the muNet notebook's): each baseline trains "
+            f"{baseline_steps(config, budget_rule):,} steps per task, as many as one munet "
+            f"lineage, and munet {munet_steps(config):,} ({split}; the papers trained the "
+            f"candidates of a generation side by side)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -182,7 +217,10 @@ def main():
     parser.add_argument("--generations", type=int, help="munet generations per task (G)")
     parser.add_argument("--candidates", type=int, help="munet candidates per generation (C)")
     parser.add_argument("--steps", type=int,
-                        help="steps per candidate (S); every approach trains G x C x S steps")
+                        help="steps per candidate (S) and per validation of the baselines")
+    parser.add_argument("--budget-rule", choices=BUDGET_RULES, default="steps",
+                        help="steps: every approach trains G x C x S steps per task; "
+                             "lineage: the baselines train G x S (one munet lineage's)")
     parser.add_argument("--pretrain-on", metavar="DATASET",
                         help="pretrain the root on DATASET and lock it (e.g. mnist_t10k)")
     parser.add_argument("--pretrain-steps", type=int,
@@ -235,11 +273,12 @@ def main():
     figures = {}
     figures["munet"], report = run_munet(uri, specs, config, args.seed)
     baseline_offset = draws(args.seed)[2]
+    per_baseline = baseline_steps(config, args.budget_rule)
     for mode in ("finetune", "scratch", "adapters"):
         figures[mode] = {}
         for number, (task, spec) in enumerate(specs.items()):
             figures[mode][task] = train_baseline(store, manifest, mode, spec, config,
-                                                 seed=baseline_offset + number)
+                                                 per_baseline, seed=baseline_offset + number)
             print(f"{mode} {task}: test {figures[mode][task]['test_accuracy']:.4f}", flush=True)
     root_params = manifest.root_params()
     head_free = root_params  # Root path params (no head).
@@ -269,7 +308,8 @@ def main():
         "setting": "quick" if args.quick else "default",
         "root": dataclasses.asdict(root), "root_pretraining": pretraining,
         "budget": config, "tasks": tasks, "seed": args.seed,
-        "steps_per_task": config["generations"] * config["candidates"] * config["steps"],
+        "budget_rule": args.budget_rule,
+        "steps_per_task": munet_steps(config), "baseline_steps_per_task": per_baseline,
         "figures": figures, "summary": summary, "system_params": system_params,
         "munet_report": report,
         "munet_minus_finetune_points": gain,
@@ -283,10 +323,8 @@ def main():
         "# Quality: munet against per-task baselines", "",
         f"Same {describe_root(pretraining)} root ({root.width} wide, {root.depth} blocks, "
         f"{root_params:,} params, {'locked' if root.locked else 'not locked'}), "
-        f"{result['steps_per_task']:,} training steps per task for "
-        f"every approach (munet: {config['generations']} generations x "
-        f"{config['candidates']} candidates x {config['steps']} steps, size penalty "
-        f"scale {config['scale_factor']}), batch {config['batch_size']}, every approach "
+        f"{describe_budget(config, args.budget_rule)}, size penalty scale "
+        f"{config['scale_factor']}, batch {config['batch_size']}, every approach "
         f"starting from the root's hyperparameters ({start['optimizer']}, lr "
         f"{start['lr']}), repeat {args.seed}. Test accuracy in %, params per task accounted "
         f"(shared components split among the tasks using them).", "",

@@ -54,12 +54,25 @@ def test_quality_repeats_draw_anew_and_repeat_zero_is_the_published_run():
     assert len(set(seeds)) == len(seeds) and len(set(baseline_seeds)) == len(baseline_seeds)
 
 
+def test_quality_budget_rules():
+    from benchmarks.quality import baseline_steps, munet_steps
+
+    config = dict(generations=3, candidates=4, steps=500)
+    assert munet_steps(config) == 6000
+    assert baseline_steps(config, "steps") == 6000  # The same steps for every approach.
+    assert baseline_steps(config, "lineage") == 1500  # One munet lineage's steps.
+    with pytest.raises(ValueError, match="Unknown budget rule 'total'.*steps, lineage"):
+        baseline_steps(config, "total")
+
+
 @pytest.mark.parametrize("pretrain", [(), ("--pretrain-on", "mnist_t10k",
                                              "--pretrain-steps", "20")])
 def test_quality_quick_on_one_task(tmp_path, tfds_dir, pretrain):
-    seed = ("--seed", "2") if pretrain else ()
+    # The pretrained run also takes the papers' budget rule, with 2 candidates.
+    other = ("--seed", "2", "--candidates", "2", "--budget-rule", "lineage") if pretrain \
+        else ("--candidates", "1")
     out = run_benchmark("quality.py", tmp_path, "--tasks", "digits", "--data-dir", tfds_dir,
-                        "--candidates", "1", "--steps", "40", *pretrain, *seed)
+                        "--steps", "40", *pretrain, *other)
     result = json.loads((tmp_path / "quality-quick.json").read_text())
     assert result["seed"] == (2 if pretrain else 0) and f"repeat {result['seed']}." in out
     if pretrain:  # Pretrained on data no task uses, then locked, as in the papers.
@@ -69,11 +82,18 @@ def test_quality_quick_on_one_task(tmp_path, tfds_dir, pretrain):
     else:
         assert result["root_pretraining"] is None and not result["root"]["locked"]
         assert "Same random-init root" in out
-    assert (result["budget"]["candidates"], result["steps_per_task"]) == (1, 40)
     figures = result["figures"]
     assert set(figures) == {"munet", "finetune", "scratch", "adapters"}
-    for rows in figures.values():
-        assert rows["digits"]["train_steps"] == result["steps_per_task"]
+    if pretrain:  # Baselines train one lineage's steps; munet both candidates'.
+        assert (result["budget_rule"], result["baseline_steps_per_task"]) == ("lineage", 40)
+        assert result["steps_per_task"] == 80 and "budget rule 'lineage'" in out
+    else:
+        assert (result["budget_rule"], result["baseline_steps_per_task"]) == ("steps", 40)
+        assert result["steps_per_task"] == 40 and "40 training steps per task" in out
+    assert figures["munet"]["digits"]["train_steps"] == result["steps_per_task"]
+    for mode, rows in figures.items():
+        if mode != "munet":
+            assert rows["digits"]["train_steps"] == result["baseline_steps_per_task"]
         assert 0.0 <= rows["digits"]["test_accuracy"] <= 1.0
     # Adapters train far fewer params than full fine-tuning of the same root.
     assert figures["adapters"]["digits"]["trainable_params"] < \
