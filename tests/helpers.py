@@ -38,7 +38,9 @@ def add_task_model(manifest, task, model_id, slots_from="root", own_slots=(), sc
     for slot in own_slots:
         cid = f"{model_id}:{slot}"
         kind = slot.rsplit("_", 1)[0] if slot[-1].isdigit() else slot
-        config = dict(manifest.components[base["slots"][slot]]["config"]) if slot in base["slots"] else None
+        config = None
+        if slot in base["slots"]:
+            config = dict(manifest.components[base["slots"][slot]]["config"])
         manifest.components[cid] = _component(kind, created_by=task, config=config)
         slots[slot] = cid
     manifest.models[model_id] = {

@@ -85,7 +85,8 @@ def generate_candidates(system_uri, task, generation_id, budget=None, seed=0):
             "hparams": hparams,
             "slots": slots,
             "mutations": mutations,
-            "trainable_slots": sorted(s for s, v in slots.items() if v["source"] in TRAINABLE_SOURCES),
+            "trainable_slots": sorted(s for s, v in slots.items()
+                                      if v["source"] in TRAINABLE_SOURCES),
             "seed": rng.randrange(2**31),
         })
         candidates.append(candidate_id)

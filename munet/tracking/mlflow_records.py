@@ -322,7 +322,8 @@ def _register_candidate(store, mirror, name, manifest, candidate_id):
             "munet.parent": model["parent"], "munet.system_version": str(manifest.version)}
     logged = client.create_logged_model(
         mirror.experiment_id, name=logged_model_name(candidate_id),
-        source_run_id=run.info.run_id, tags=tags, params={k: str(v) for k, v in model["hparams"].items()}, model_type="munet-path")
+        source_run_id=run.info.run_id, tags=tags,
+        params={k: str(v) for k, v in model["hparams"].items()}, model_type="munet-path")
     path = {
         "candidate": candidate_id,
         "system_uri": store.uri,
