@@ -7,8 +7,8 @@ tasks, from the same root and with the same training budget per task.
   (c) training from scratch per task (the root's architecture, a fresh init);
   (d) residual adapters only: the frozen root, one adapter per block and a head.
 (b)-(d) train once with the root's hyperparameters, validate every S steps and keep
-the best-validation weights, as munet's trainer does. How many steps is the budget
-rule (--budget-rule):
+the best-validation weights, as munet's trainer does. The budget rule
+(--budget-rule) sets how many steps each approach trains per task:
   steps    (default) every approach trains G x C x S steps per task;
   lineage  the muNet notebook's rule: a baseline trains G x S steps, as many as one
            munet lineage, while munet trains its C candidates per generation side by
