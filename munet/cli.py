@@ -214,27 +214,15 @@ def cmd_show(args):
     for task, chain in chains.items():
         print(f"\nLineage of {task}'s active model:\n{pictures.lineage_text(chain)}")
     summary = report.continual_learning_report(store, manifests)
-    markdown = report.report_markdown(summary)
-    print("\n" + markdown)
+    print("\n" + report.report_markdown(summary))
     if args.out:
-        from munet.store import records
-
         os.makedirs(args.out, exist_ok=True)
         written = [pictures.draw_system(manifest, os.path.join(args.out, "system.png"))]
         for task, chain in chains.items():
-            metrics = {spec["candidate"]: records.read(
-                store.storage, records.candidate_key(spec["candidate"], "evaluation"))
-                for spec in chain}
             written.append(pictures.draw_lineage(
-                chain, metrics, os.path.join(args.out, f"lineage-{task}.png")))
-        path = os.path.join(args.out, "continual_learning.json")
-        with open(path, "w") as handle:
-            json.dump(summary, handle, indent=1, sort_keys=True)
-        written.append(path)
-        path = os.path.join(args.out, "continual_learning.md")
-        with open(path, "w") as handle:
-            handle.write(markdown)
-        written.append(path)
+                chain, history.lineage_evaluations(store, chain),
+                os.path.join(args.out, f"lineage-{task}.png")))
+        written += report.write_report(summary, args.out)
         print("Wrote " + ", ".join(written))
 
 

@@ -42,6 +42,13 @@ def lineage(store, model_id):
     return list(reversed(chain))
 
 
+def lineage_evaluations(store, chain):
+    """The evaluation record of each model in `chain` (from `lineage`), by candidate id."""
+    return {spec["candidate"]: records.read(
+        store.storage, records.candidate_key(spec["candidate"], "evaluation"))
+        for spec in chain}
+
+
 def mutation_text(mutations):
     """A short label for a candidate's mutations, e.g. 'hp:lr:0.05->0.1, clone:head'."""
     return ", ".join(mutations) if mutations else "no mutation"

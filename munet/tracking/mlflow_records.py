@@ -27,7 +27,7 @@ import tempfile
 from munet.store import records
 from munet.store.repository import SystemStore, default_author
 from munet.tracking import settings
-from munet.tracking.history import all_versions, lineage, mutation_text
+from munet.tracking.history import all_versions, lineage, lineage_evaluations, mutation_text
 
 GENERATION_KIND = "generation"
 CANDIDATE_KIND = "candidate"
@@ -363,16 +363,12 @@ def _log_commit_artifacts(store, mirror, run_id, task, manifest, manifests):
         return
     summary = report.continual_learning_report(store, manifests)
     chain = lineage(store, manifest.tasks[task]["active"])
-    metrics = {spec["candidate"]: records.read(
-        store.storage, records.candidate_key(spec["candidate"], "evaluation"))
-        for spec in chain}
+    metrics = lineage_evaluations(store, chain)
     with tempfile.TemporaryDirectory() as folder:
         files = {
             "manifest": _write(folder, f"v{manifest.version:08d}.json",
                                manifest.to_bytes().decode()),
-            "report": [_write(folder, "continual_learning.json",
-                              json.dumps(summary, indent=1, sort_keys=True)),
-                       _write(folder, "continual_learning.md", report.report_markdown(summary))],
+            "report": report.write_report(summary, folder),
             "pictures": [pictures.draw_system(manifest, os.path.join(folder, "system.png")),
                          pictures.draw_lineage(chain, metrics,
                                                os.path.join(folder, f"lineage-{task}.png")),

@@ -10,6 +10,9 @@
 - Params per task: the active path, its share of shared components, what it owns.
 """
 
+import json
+import os
+
 from munet.tracking.history import all_versions, committed_tasks
 
 
@@ -85,6 +88,18 @@ def continual_learning_report(store, manifests=None):
         "mean_test_accuracy": sum(final) / len(final) if final else None,
         "system_params": sum(c["num_params"] for c in head.components.values()),
     }
+
+
+def write_report(report, folder):
+    """Writes continual_learning.json and continual_learning.md into `folder`; returns
+    their paths."""
+    paths = [os.path.join(folder, "continual_learning.json"),
+             os.path.join(folder, "continual_learning.md")]
+    for path, text in zip(paths, (json.dumps(report, indent=1, sort_keys=True),
+                                  report_markdown(report))):
+        with open(path, "w") as handle:
+            handle.write(text)
+    return paths
 
 
 def report_markdown(report):
