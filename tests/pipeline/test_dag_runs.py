@@ -182,9 +182,13 @@ def test_lineage_from_mlflow_alone_matches_the_store(tracked):
                     for s in lineage(store, manifest.tasks[task]["active"])]
         assert list(reversed(chain)) == expected
     # Every commit of the store is a generation run tagged with its version.
-    committed = {r.data.tags["munet.system_version"] for r in client.search_runs(
+    commit_runs = {r.data.tags["munet.system_version"]: r for r in client.search_runs(
         [experiment], "tags.`munet.kind` = 'generation' and tags.`munet.committed` = 'true'")}
-    assert committed == {str(v) for v in range(2, store.head_version() + 1)}
+    assert set(commit_runs) == {str(v) for v in range(2, store.head_version() + 1)}
+    # Each commit run carries the continual-learning report of its version.
+    newest = commit_runs[str(store.head_version())].info.run_id
+    report = {os.path.basename(a.path) for a in client.list_artifacts(newest, "report")}
+    assert report == {"continual_learning.json", "continual_learning.md"}
     # Every model ever committed has a registered version.
     registered = {v.tags["munet.candidate"] for v in client.search_model_versions(
         "name = 'munet.digits'")}
