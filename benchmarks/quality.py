@@ -2,15 +2,17 @@
 tasks, from the same root and with the same training budget per task.
 
   (a) munet: one system, tasks added in turn, each evolved for G generations of C
-      candidates of S steps (G x C x S steps per task);
+      candidates of S steps (G x C x S steps per task); with --rounds R the tasks are
+      then revisited round robin, as the papers' task iterations (R x G x C x S);
   (b) full fine-tuning of the root per task (all of it trainable, plus a head);
   (c) training from scratch per task (the root's architecture, a fresh init);
   (d) residual adapters only: the frozen root, one adapter per block and a head.
 (b)-(d) train once with the root's hyperparameters, validate every S steps and keep
 the best-validation weights, as munet's trainer does. The budget rule
 (--budget-rule) sets how many steps each approach trains per task:
-  steps    (default) every approach trains G x C x S steps per task;
-  lineage  the muNet notebook's rule: a baseline trains G x S steps, as many as one
+  steps    (default) every approach trains R x G x C x S steps per task (R = 1
+           unless --rounds);
+  lineage  the muNet notebook's rule: a baseline trains R x G x S steps, as many as one
            munet lineage, while munet trains its C candidates per generation side by
            side (the papers ran them on parallel cores), C times the baselines' steps.
 Test accuracy is measured once per final model; nothing selects on it.
@@ -22,6 +24,8 @@ Test accuracy is measured once per final model; nothing selects on it.
     .venv/bin/python benchmarks/quality.py --seed 1 --name quality_seed1  # a repeat
     .venv/bin/python benchmarks/quality.py --budget-rule lineage --candidates 4 \
         --pretrain-on mnist_t10k --name quality_pretrained_lineage  # the papers' budget
+    .venv/bin/python benchmarks/quality.py --budget-rule lineage --candidates 4 \
+        --rounds 3 --generations 1 --pretrain-on mnist_t10k  # the papers' task iterations
 
 The root is random-init and not locked by default. --pretrain-on pretrains it first
 on a dataset no task uses (mnist_t10k: MNIST's test digits, none of them in the mnist
@@ -59,9 +63,9 @@ def settings(quick, pretrained):
     # munet scores with the papers' mildest size penalty, scale 0.98.
     if quick:
         return (RootConfig(width=32, depth=2, num_heads=2, mlp_dim=64, locked=pretrained),
-                dict(generations=1, candidates=2, steps=30, batch_size=32,
+                dict(rounds=1, generations=1, candidates=2, steps=30, batch_size=32,
                      max_validation_examples=200, scale_factor=0.98))
-    return RootConfig(locked=pretrained), dict(generations=3, candidates=2, steps=500,
+    return RootConfig(locked=pretrained), dict(rounds=1, generations=3, candidates=2, steps=500,
                                                batch_size=64, max_validation_examples=2000,
                                                scale_factor=0.98)
 
@@ -97,8 +101,9 @@ def root_parts(store, manifest, mode, num_classes, hparams, seed):
 
 
 def munet_steps(config):
-    """Training steps munet spends on a task: G generations x C candidates x S steps."""
-    return config["generations"] * config["candidates"] * config["steps"]
+    """Training steps munet spends on a task: R rounds x G generations x C candidates x
+    S steps."""
+    return config["rounds"] * config["generations"] * config["candidates"] * config["steps"]
 
 
 def baseline_steps(config, budget_rule):
@@ -107,7 +112,7 @@ def baseline_steps(config, budget_rule):
         raise ValueError(f"Unknown budget rule {budget_rule!r}: expected one of "
                          f"{', '.join(BUDGET_RULES)}.")
     if budget_rule == "lineage":  # One candidate per generation: a lineage's steps.
-        return config["generations"] * config["steps"]
+        return config["rounds"] * config["generations"] * config["steps"]
     return munet_steps(config)
 
 
@@ -154,6 +159,9 @@ def draws(seed):
 
 
 def run_munet(uri, specs, config, seed=0):
+    """munet grows one system: the tasks are added in turn, then revisited round robin
+    (config["rounds"] visits per task, the papers' task iterations), each visit
+    evolving the task for config["generations"] generations."""
     from munet.stages import chain
     from munet.stages.generate import Budget
     from munet.store.repository import SystemStore
@@ -163,18 +171,27 @@ def run_munet(uri, specs, config, seed=0):
                     num_validations=1, batch_size=config["batch_size"],
                     max_validation_examples=config["max_validation_examples"])
     run_id, offset, _ = draws(seed)
-    figures = {}
-    for number, (task, spec) in enumerate(specs.items()):
-        start = time.perf_counter()
-        chain.add_task(uri, task, task, data_dir=spec["data_dir"], budget=budget,
-                       generations=config["generations"], seed=offset + number, run_id=run_id,
-                       progress=lambda m: print(m, flush=True) if "committed" in m else None)
-        figures[task] = {"seconds": time.perf_counter() - start}
+    figures = {task: {"seconds": 0.0, "generations": 0, "splits": None} for task in specs}
+    for visit in range(config["rounds"]):
+        visit_id = run_id if visit == 0 else f"{run_id}-r{visit}"
+        for number, (task, spec) in enumerate(specs.items()):
+            start = time.perf_counter()
+            options = dict(generations=config["generations"], budget=budget,
+                           seed=offset + number + 10 * visit, run_id=visit_id,
+                           progress=lambda m: print(m, flush=True) if "committed" in m else None)
+            if visit == 0:
+                summaries = chain.add_task(uri, task, task, splits=spec["splits"],
+                                           data_dir=spec["data_dir"], **options)
+            else:
+                summaries = chain.evolve_task(uri, task, **options)
+            figures[task]["seconds"] += time.perf_counter() - start
+            figures[task]["generations"] += len(summaries)
     store = SystemStore(uri)
     report = continual_learning_report(store)
     manifest = store.load()
     users = manifest.component_users()
     for task in specs:
+        figures[task]["splits"] = manifest.tasks[task]["splits"]  # What munet selected on.
         model = manifest.active_model(task)
         owned = [c for c in manifest.active_components(model)
                  if manifest.components[c]["created_by"] == task]
@@ -200,6 +217,8 @@ def describe_root(pretraining):
 def describe_budget(config, budget_rule):
     split = (f"{config['generations']} generations x {config['candidates']} candidates x "
              f"{config['steps']} steps")
+    if config["rounds"] > 1:
+        split = f"{config['rounds']} visits per task, round robin, of {split}"
     if budget_rule == "steps":
         return (f"{munet_steps(config):,} training steps per task for every approach "
                 f"(munet: {split})")
@@ -218,6 +237,13 @@ def main():
     parser.add_argument("--candidates", type=int, help="munet candidates per generation (C)")
     parser.add_argument("--steps", type=int,
                         help="steps per candidate (S) and per validation of the baselines")
+    parser.add_argument("--rounds", type=int,
+                        help="munet visits per task, round robin (R, the papers' task "
+                             "iterations; default 1): visit 1 adds each task, later visits "
+                             "improve it")
+    parser.add_argument("--validation-percent", type=int, default=10,
+                        help="share of train carved off as validation where a dataset "
+                             "has no validation split (default 10)")
     parser.add_argument("--budget-rule", choices=BUDGET_RULES, default="steps",
                         help="steps: every approach trains G x C x S steps per task; "
                              "lineage: the baselines train G x S (one munet lineage's)")
@@ -243,7 +269,7 @@ def main():
 
     started = time.perf_counter()
     root, config = settings(args.quick, pretrained=bool(args.pretrain_on))
-    for key in ("generations", "candidates", "steps"):  # munet's split of the budget.
+    for key in ("rounds", "generations", "candidates", "steps"):  # munet's budget split.
         if getattr(args, key) is not None:
             config[key] = getattr(args, key)
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="munet-tfds-")
@@ -251,7 +277,7 @@ def main():
     specs = {}
     for task in tasks:
         spec = catalog.prepare(task, data_dir)
-        spec["splits"] = catalog.resolve_splits(spec)
+        spec["splits"] = catalog.resolve_splits(spec, carve_percent=args.validation_percent)
         spec["data_dir"] = data_dir
         specs[task] = spec
     weights = pretraining = None
@@ -308,7 +334,8 @@ def main():
         "setting": "quick" if args.quick else "default",
         "root": dataclasses.asdict(root), "root_pretraining": pretraining,
         "budget": config, "tasks": tasks, "seed": args.seed,
-        "budget_rule": args.budget_rule,
+        "budget_rule": args.budget_rule, "validation_percent": args.validation_percent,
+        "splits": {task: spec["splits"] for task, spec in specs.items()},
         "steps_per_task": munet_steps(config), "baseline_steps_per_task": per_baseline,
         "figures": figures, "summary": summary, "system_params": system_params,
         "munet_report": report,

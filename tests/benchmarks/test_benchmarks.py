@@ -57,10 +57,12 @@ def test_quality_repeats_draw_anew_and_repeat_zero_is_the_published_run():
 def test_quality_budget_rules():
     from benchmarks.quality import baseline_steps, munet_steps
 
-    config = dict(generations=3, candidates=4, steps=500)
+    config = dict(rounds=1, generations=3, candidates=4, steps=500)
     assert munet_steps(config) == 6000
     assert baseline_steps(config, "steps") == 6000  # The same steps for every approach.
     assert baseline_steps(config, "lineage") == 1500  # One munet lineage's steps.
+    config["rounds"] = 2  # Every task visited twice: twice the steps for every approach.
+    assert (munet_steps(config), baseline_steps(config, "lineage")) == (12000, 3000)
     with pytest.raises(ValueError, match="Unknown budget rule 'total'.*steps, lineage"):
         baseline_steps(config, "total")
 
@@ -69,8 +71,9 @@ def test_quality_budget_rules():
                                              "--pretrain-steps", "20")])
 def test_quality_quick_on_one_task(tmp_path, tfds_dir, pretrain):
     # The pretrained run also takes the papers' budget rule, with 2 candidates.
+    # The random-root run visits the task twice and carves a larger validation split.
     other = ("--seed", "2", "--candidates", "2", "--budget-rule", "lineage") if pretrain \
-        else ("--candidates", "1")
+        else ("--candidates", "1", "--rounds", "2", "--validation-percent", "20")
     out = run_benchmark("quality.py", tmp_path, "--tasks", "digits", "--data-dir", tfds_dir,
                         "--steps", "40", *pretrain, *other)
     result = json.loads((tmp_path / "quality-quick.json").read_text())
@@ -87,9 +90,13 @@ def test_quality_quick_on_one_task(tmp_path, tfds_dir, pretrain):
     if pretrain:  # Baselines train one lineage's steps; munet both candidates'.
         assert (result["budget_rule"], result["baseline_steps_per_task"]) == ("lineage", 40)
         assert result["steps_per_task"] == 80 and "budget rule 'lineage'" in out
-    else:
-        assert (result["budget_rule"], result["baseline_steps_per_task"]) == ("steps", 40)
-        assert result["steps_per_task"] == 40 and "40 training steps per task" in out
+    else:  # Two visits of one 40-step candidate; validation is train's last 20%.
+        assert (result["budget_rule"], result["baseline_steps_per_task"]) == ("steps", 80)
+        assert result["steps_per_task"] == 80 and "80 training steps per task" in out
+        assert "2 visits per task, round robin" in out
+        assert result["splits"]["digits"]["validation"] == "train[80%:]"
+        munet = figures["munet"]["digits"]
+        assert munet["generations"] == 2 and munet["splits"] == result["splits"]["digits"]
     assert figures["munet"]["digits"]["train_steps"] == result["steps_per_task"]
     for mode, rows in figures.items():
         if mode != "munet":
