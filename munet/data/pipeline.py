@@ -8,18 +8,48 @@ brightness/contrast/saturation/hue deltas.
 The examples come from the spec's TFDS data dir (or $MUNET_TFDS_DATA_DIR), local or
 gs:// (see munet.data.catalog); `load_split`'s dataset keeps what it read in memory,
 so a split is read from there once per dataset.
+
+Training shuffles the whole split whenever its decoded images fit in
+SHUFFLE_BUFFER_BYTES, so that every step of every candidate may draw any example. A
+fixed 10,000-example buffer would not do: each candidate starts a fresh stream, and a
+500-step candidate of batch 64 would only ever see the first ~42,000 examples of its
+split in file order. Larger splits get the biggest buffer that fits (never under
+SHUFFLE_BUFFER_MIN) and a shard order drawn from the candidate's seed.
 """
 
 import tensorflow as tf
 
 from munet.data.catalog import open_builder
 
+SHUFFLE_BUFFER_MIN = 10_000  # examples
+SHUFFLE_BUFFER_BYTES = 512 * 2**20  # decoded uint8 images held for shuffling
 
-def load_split(spec, split):
-    """(uint8 image, int64 label) pairs of `split`, in a fixed order, decoded once."""
+
+def load_split(spec, split, shuffle_seed=None):
+    """(uint8 image, int64 label) pairs of `split`, decoded once: in a fixed order, or
+    with shards read in an order drawn from `shuffle_seed`."""
+    import tensorflow_datasets as tfds
+
     builder = open_builder(spec)
-    dataset = builder.as_dataset(split=split, as_supervised=True, shuffle_files=False)
+    if shuffle_seed is None:
+        dataset = builder.as_dataset(split=split, as_supervised=True, shuffle_files=False)
+    else:
+        dataset = builder.as_dataset(split=split, as_supervised=True, shuffle_files=True,
+                                     read_config=tfds.ReadConfig(shuffle_seed=shuffle_seed))
     return dataset.cache()
+
+
+def shuffle_buffer_size(spec, num_examples):
+    """Examples to shuffle over: all `num_examples` if their decoded images fit in
+    SHUFFLE_BUFFER_BYTES (or in SHUFFLE_BUFFER_MIN examples), else as many as fit."""
+    shape = spec.get("image_shape") or []
+    if not shape or None in shape:  # Images of varying size: assume 224 x 224 x 3.
+        shape = [224, 224, 3]
+    image_bytes = 1
+    for dimension in shape:
+        image_bytes *= dimension
+    fitting = max(SHUFFLE_BUFFER_MIN, SHUFFLE_BUFFER_BYTES // image_bytes)
+    return max(1, min(num_examples, fitting))
 
 
 def to_rgb(image):
@@ -76,9 +106,12 @@ def preprocess(image, hparams, training, seed=None):
 
 
 def training_input(spec, split, hparams, batch_size, seed):
-    """An endless, shuffled, augmented batch stream."""
-    dataset = load_split(spec, split)
-    dataset = dataset.shuffle(10_000, seed=seed, reshuffle_each_iteration=True).repeat()
+    """An endless, shuffled, augmented batch stream (the whole split shuffled when it fits
+    in memory: see the module docstring)."""
+    num_examples = open_builder(spec).info.splits[split].num_examples
+    buffer = shuffle_buffer_size(spec, num_examples)
+    dataset = load_split(spec, split, shuffle_seed=seed)
+    dataset = dataset.shuffle(buffer, seed=seed, reshuffle_each_iteration=True).repeat()
     dataset = dataset.enumerate()
 
     def prepare(index, example):

@@ -1,0 +1,56 @@
+"""The training stream: shuffled over the whole split, reproducible from its seed."""
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from munet.data import pipeline
+from munet.evolution import hyperparameters
+
+ROOT = {"width": 16, "patch_size": 4, "num_heads": 2, "mlp_dim": 32, "depth": 1,
+        "image_size": 28, "locked": False}
+SPLIT = "train[:30000]"  # Three times the old fixed buffer of 10,000 examples.
+
+
+def _key(pixels):
+    return hashlib.sha1(np.asarray(pixels, np.uint8).tobytes()).hexdigest()
+
+
+def _drawn_positions(spec, seed, batches):
+    """File-order positions of the examples the first `batches` batches of 50 draw."""
+    position = {_key(image.numpy()[..., 0]): index
+                for index, (image, _) in enumerate(pipeline.load_split(spec, SPLIT))}
+    hparams = hyperparameters.root_hparams(ROOT)  # No augmentation: images stay exact.
+    drawn = []
+    for images, _ in pipeline.training_input(spec, SPLIT, hparams, 50, seed).take(batches):
+        pixels = np.rint((images.numpy()[..., 0] + 1.0) * 127.5)
+        drawn += [position.get(_key(image)) for image in pixels]
+    return drawn
+
+
+@pytest.mark.slow
+def test_a_short_training_stream_draws_from_the_whole_split(prepared):
+    # Every candidate starts a fresh stream; it must not see only the split's first part.
+    spec = prepared("fashion_mnist")
+    drawn = _drawn_positions(spec, seed=7, batches=40)
+    assert None not in drawn  # Every drawn image is one of the split's.
+    late = sum(position >= 20_000 for position in drawn)
+    # 2,000 draws, a third of the split past 20,000: ~667 expected. A 10,000-example
+    # buffer could not reach past position 12,000 in 2,000 draws.
+    assert 500 < late < 850
+    assert len(set(drawn)) > 1900  # Drawn without replacement within an epoch.
+    assert _drawn_positions(spec, seed=7, batches=2) == drawn[:100]  # Same seed, same stream.
+    assert _drawn_positions(spec, seed=8, batches=2) != drawn[:100]
+
+
+def test_the_shuffle_buffer_holds_the_whole_split_when_it_fits():
+    fashion = {"image_shape": [28, 28, 1]}
+    assert pipeline.shuffle_buffer_size(fashion, 54_000) == 54_000
+    assert pipeline.shuffle_buffer_size(fashion, 3_000_000) == \
+        pipeline.SHUFFLE_BUFFER_BYTES // 784
+    large = {"image_shape": [224, 224, 3]}  # 147 kB per image: only the minimum fits.
+    assert pipeline.shuffle_buffer_size(large, 1_000_000) == pipeline.SHUFFLE_BUFFER_MIN
+    assert pipeline.shuffle_buffer_size(large, 500) == 500
+    varying = {"image_shape": [None, None, 3]}  # Sized as 224 x 224 x 3.
+    assert pipeline.shuffle_buffer_size(varying, 1_000_000) == pipeline.SHUFFLE_BUFFER_MIN
