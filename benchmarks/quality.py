@@ -245,8 +245,8 @@ def main():
                         help="share of train carved off as validation where a dataset "
                              "has no validation split (default 10)")
     parser.add_argument("--budget-rule", choices=BUDGET_RULES, default="steps",
-                        help="steps: every approach trains G x C x S steps per task; "
-                             "lineage: the baselines train G x S (one munet lineage's)")
+                        help="steps: every approach trains R x G x C x S steps per task; "
+                             "lineage: the baselines train R x G x S (one munet lineage's)")
     parser.add_argument("--pretrain-on", metavar="DATASET",
                         help="pretrain the root on DATASET and lock it (e.g. mnist_t10k)")
     parser.add_argument("--pretrain-steps", type=int,

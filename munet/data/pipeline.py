@@ -25,15 +25,19 @@ SHUFFLE_BUFFER_MIN = 10_000  # examples
 SHUFFLE_BUFFER_BYTES = 512 * 2**20  # decoded uint8 images held for shuffling
 
 
-def load_split(spec, split, shuffle_seed=None):
-    """(uint8 image, int64 label) pairs of `split`, decoded once: in a fixed order, or
-    with shards read in an order drawn from `shuffle_seed`."""
-    import tensorflow_datasets as tfds
+def load_split(spec, split):
+    """(uint8 image, int64 label) pairs of `split`, in a fixed order, decoded once."""
+    return read_split(open_builder(spec), split)
 
-    builder = open_builder(spec)
+
+def read_split(builder, split, shuffle_seed=None):
+    """`split` of an open TFDS builder, decoded once: in a fixed order, or with shards
+    read in an order drawn from `shuffle_seed`."""
     if shuffle_seed is None:
         dataset = builder.as_dataset(split=split, as_supervised=True, shuffle_files=False)
     else:
+        import tensorflow_datasets as tfds
+
         dataset = builder.as_dataset(split=split, as_supervised=True, shuffle_files=True,
                                      read_config=tfds.ReadConfig(shuffle_seed=shuffle_seed))
     return dataset.cache()
@@ -108,9 +112,9 @@ def preprocess(image, hparams, training, seed=None):
 def training_input(spec, split, hparams, batch_size, seed):
     """An endless, shuffled, augmented batch stream (the whole split shuffled when it fits
     in memory: see the module docstring)."""
-    num_examples = open_builder(spec).info.splits[split].num_examples
-    buffer = shuffle_buffer_size(spec, num_examples)
-    dataset = load_split(spec, split, shuffle_seed=seed)
+    builder = open_builder(spec)
+    buffer = shuffle_buffer_size(spec, builder.info.splits[split].num_examples)
+    dataset = read_split(builder, split, shuffle_seed=seed)
     dataset = dataset.shuffle(buffer, seed=seed, reshuffle_each_iteration=True).repeat()
     dataset = dataset.enumerate()
 
