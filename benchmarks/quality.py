@@ -171,7 +171,7 @@ def run_munet(uri, specs, config, seed=0):
                     num_validations=1, batch_size=config["batch_size"],
                     max_validation_examples=config["max_validation_examples"])
     run_id, offset, _ = draws(seed)
-    figures = {task: {"seconds": 0.0, "generations": 0, "splits": None} for task in specs}
+    figures = {task: {"seconds": 0.0, "generations": 0} for task in specs}
     for visit in range(config["rounds"]):
         visit_id = run_id if visit == 0 else f"{run_id}-r{visit}"
         for number, (task, spec) in enumerate(specs.items()):
@@ -191,7 +191,6 @@ def run_munet(uri, specs, config, seed=0):
     manifest = store.load()
     users = manifest.component_users()
     for task in specs:
-        figures[task]["splits"] = manifest.tasks[task]["splits"]  # What munet selected on.
         model = manifest.active_model(task)
         owned = [c for c in manifest.active_components(model)
                  if manifest.components[c]["created_by"] == task]
@@ -202,6 +201,7 @@ def run_munet(uri, specs, config, seed=0):
             "path_params": manifest.path_params(model),
             "accounted_params": manifest.accounted_params(model, task, users),
             "train_steps": munet_steps(config),
+            "splits": manifest.tasks[task]["splits"],  # What munet selected on.
         })
     return figures, report
 

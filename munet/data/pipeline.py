@@ -17,6 +17,8 @@ split in file order. Larger splits get the biggest buffer that fits (never under
 SHUFFLE_BUFFER_MIN) and a shard order drawn from the candidate's seed.
 """
 
+import math
+
 import tensorflow as tf
 
 from munet.data.catalog import open_builder
@@ -49,10 +51,7 @@ def shuffle_buffer_size(spec, num_examples):
     shape = spec.get("image_shape") or []
     if not shape or None in shape:  # Images of varying size: assume 224 x 224 x 3.
         shape = [224, 224, 3]
-    image_bytes = 1
-    for dimension in shape:
-        image_bytes *= dimension
-    fitting = max(SHUFFLE_BUFFER_MIN, SHUFFLE_BUFFER_BYTES // image_bytes)
+    fitting = max(SHUFFLE_BUFFER_MIN, SHUFFLE_BUFFER_BYTES // math.prod(shape))
     return max(1, min(num_examples, fitting))
 
 
