@@ -24,23 +24,52 @@ def test_the_optimizer_follows_the_hyperparameter():
         trainer.make_optimizer(dict(hparams, optimizer="adam"), 0.05)
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
-def test_each_optimizer_learns_digits(prepared, optimizer):
+def digits_path(prepared, hparams, batch_size=32):
+    """A fresh one-block path on digits, with its training and validation streams."""
     from munet.data import catalog, pipeline
     from munet.model.assembly import Part, build_model, fresh_weights
     from munet.model.root import component_config
 
     spec = prepared("digits")
     spec["splits"] = catalog.resolve_splits(spec)
-    hparams = dict(hyperparameters.root_hparams(ROOT), optimizer=optimizer)
-    hparams["lr"] = 0.05 if optimizer == "sgd" else 0.002
     kinds = ["patch_embedding", "position_embedding", "encoder_block", "final_norm", "head"]
     parts = []
     for index, kind in enumerate(kinds):
         config = component_config(kind, ROOT, image_size=8, num_classes=10)
         parts.append(Part(kind, kind, config, fresh_weights(kind, config, index, 8), True))
     model, layers = build_model(parts, 8)
-    train = pipeline.training_input(spec, spec["splits"]["train"], hparams, 32, 0)
+    train = pipeline.training_input(spec, spec["splits"]["train"], hparams, batch_size, 0)
     validation = pipeline.evaluation_input(spec, spec["splits"]["validation"], hparams, 64)
+    return model, layers, train, validation
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
+def test_each_optimizer_learns_digits(prepared, optimizer):
+    hparams = dict(hyperparameters.root_hparams(ROOT), optimizer=optimizer)
+    hparams["lr"] = 0.05 if optimizer == "sgd" else 0.002
+    model, layers, train, validation = digits_path(prepared, hparams)
     outcome = trainer.train(model, layers, train, validation, hparams, 100, 2, 32)
     assert outcome["best_validation_accuracy"] > 0.5  # Chance is 0.1.
+
+
+def test_steps_between_validations_run_in_one_call_as_if_one_by_one(prepared, monkeypatch):
+    """The trainer runs the steps between two validations in one graph call: exactly the
+    budgeted steps, bitwise the same weights as Keras running them one call per step."""
+    hparams = hyperparameters.root_hparams(ROOT)
+    model, layers, train, validation = digits_path(prepared, hparams)
+    outcome = trainer.train(model, layers, train, validation, hparams, 30, 2, 32)
+    assert model.steps_per_execution == 30
+    assert int(model.optimizer.iterations) == 60 and len(outcome["validation_curve"]) == 2
+
+    compile_with_options = keras.Model.compile
+
+    def one_step_per_call(self, **options):
+        return compile_with_options(self, **dict(options, steps_per_execution=1))
+
+    monkeypatch.setattr(keras.Model, "compile", one_step_per_call)
+    reference, reference_layers, train, validation = digits_path(prepared, hparams)
+    expected = trainer.train(reference, reference_layers, train, validation, hparams, 30, 2, 32)
+    assert reference.steps_per_execution == 1
+    assert outcome["validation_curve"] == expected["validation_curve"]
+    for got, want in zip(model.get_weights(), reference.get_weights()):
+        assert (got == want).all()
