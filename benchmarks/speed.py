@@ -112,12 +112,14 @@ def plain_model(root, num_classes):
     return keras.Model(inputs, layers.Dense(num_classes)(x[:, 0]))
 
 
-def compile_like_munet(model):
+def compile_like_munet(model, steps_per_validation):
+    """munet's own training compile (XLA, one graph call per validation interval)."""
     import keras
 
-    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9, global_clipnorm=1.0),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  jit_compile=True)
+    from munet.training import trainer
+
+    optimizer = keras.optimizers.SGD(0.01, momentum=0.9, global_clipnorm=1.0)
+    trainer.compile_for_training(model, optimizer, steps_per_validation)
 
 
 def throughput(model, data, steps, batch_size):
@@ -173,11 +175,14 @@ def main():
 
     from munet.model.flops import component_flops
     from munet.model.root import RootConfig, component_config
+    from munet.stages.generate import Budget
 
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="munet-tfds-")
     root = dataclasses.asdict(RootConfig(width=32, depth=2, num_heads=2, mlp_dim=64)
                               if args.quick else RootConfig())
-    batch_size, steps = (32, 20) if args.quick else (64, 200)
+    default = Budget()  # munet's default training configuration
+    batch_size, steps = (32, 20) if args.quick else (default.batch_size, 200)
+    steps_per_validation = 10 if args.quick else default.steps_per_validation
     repeats = args.repeats or (2 if args.quick else 5)
     num_classes = 10
 
@@ -186,7 +191,7 @@ def main():
     counts = {name: model.count_params() for name, model in models.items()}
     assert counts["munet"] == counts["plain"], counts  # The same architecture.
     for model in models.values():
-        compile_like_munet(model)
+        compile_like_munet(model, steps_per_validation)
         throughput(model, data, steps, batch_size)  # XLA compilation, warm-up.
     rates = {"munet": [], "plain": []}
     for repeat in range(repeats):  # Alternately, so drifts in the machine hit both.
@@ -194,7 +199,10 @@ def main():
             rates[name].append(throughput(models[name], data, steps, batch_size))
         print(f"repeat {repeat}: munet {rates['munet'][-1]:.0f} ex/s, plain "
               f"{rates['plain'][-1]:.0f} ex/s", flush=True)
-    ratio = sum(rates["munet"]) / sum(rates["plain"])
+    # The fastest repeat of each: on this host whole repeats sometimes run at a floor of
+    # about 25 ms per step whatever the batch (a host-side stall), which skews means.
+    ratio = max(rates["munet"]) / max(rates["plain"])
+    mean_ratio = sum(rates["munet"]) / sum(rates["plain"])
 
     tokens = (root["image_size"] // root["patch_size"]) ** 2 + 1
     forward = 0
@@ -217,9 +225,11 @@ def main():
     result = {
         "setting": "quick" if args.quick else "default",
         "root": root, "batch_size": batch_size, "steps_per_measurement": steps,
+        "steps_per_graph_call": steps_per_validation,
         "params": counts["munet"],
         "examples_per_second": rates,
         "throughput_ratio_munet_over_plain": ratio,
+        "throughput_ratio_of_means": mean_ratio,
         "throughput_goal": 0.95,
         "train_flops_per_example": train_flops_per_example,
         "achieved_flops": achieved,
@@ -234,9 +244,10 @@ def main():
         "# Speed", "",
         "| measure | value | goal |", "|---|---|---|",
         f"| (a) training examples/s, munet path / plain Keras (same {counts['munet']:,}-param "
-        f"ViT, batch {batch_size}, XLA, {repeats} alternating repeats) | "
-        f"{sum(rates['munet']) / repeats:.0f} / {sum(rates['plain']) / repeats:.0f} = "
-        f"**{ratio:.3f}** | >= 0.95 |",
+        f"ViT, batch {batch_size}, XLA, {steps_per_validation} steps per graph call as "
+        f"munet trains, fastest of {repeats} alternating repeats) | "
+        f"{max(rates['munet']):.0f} / {max(rates['plain']):.0f} = **{ratio:.3f}** (means: "
+        f"{mean_ratio:.3f}) | >= 0.95 |",
         f"| (b) achieved training FLOP/s (3 x {forward:,} forward FLOPs/example x best "
         f"examples/s) | {achieved / 1e9:.2f} GFLOP/s = **{100 * result['share_of_peak']:.1f}%** "
         f"of peak {peak['peak_flops'] / 1e9:.0f} GFLOP/s ({peak['how']}); "

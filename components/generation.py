@@ -15,8 +15,13 @@ from munet.names import generation_id
 from munet.stages.generate import Budget, generate_candidates
 
 
-def run(system_uri, task, generation, num_candidates=4, steps_per_validation=50,
-        num_validations=3, batch_size=64, max_validation_examples=2000, seed=0):
+DEFAULT = Budget()
+
+
+def run(system_uri, task, generation, num_candidates=DEFAULT.num_candidates,
+        steps_per_validation=DEFAULT.steps_per_validation,
+        num_validations=DEFAULT.num_validations, batch_size=DEFAULT.batch_size,
+        max_validation_examples=DEFAULT.max_validation_examples, seed=0):
     budget = Budget(num_candidates, steps_per_validation, num_validations, batch_size,
                     max_validation_examples)
     return generate_candidates(system_uri, task, generation, budget, seed)
@@ -29,11 +34,12 @@ def build_parser():
     p.add_argument("--run-id")
     p.add_argument("--index", type=int, default=0)
     p.add_argument("--generations", type=int, default=1)
-    p.add_argument("--candidates", type=int, default=4)
-    p.add_argument("--steps-per-validation", type=int, default=50)
-    p.add_argument("--validations", type=int, default=3)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--max-validation-examples", type=int, default=2000)
+    p.add_argument("--candidates", type=int, default=DEFAULT.num_candidates)
+    p.add_argument("--steps-per-validation", type=int, default=DEFAULT.steps_per_validation)
+    p.add_argument("--validations", type=int, default=DEFAULT.num_validations)
+    p.add_argument("--batch-size", type=int, default=DEFAULT.batch_size)
+    p.add_argument("--max-validation-examples", type=int,
+                   default=DEFAULT.max_validation_examples)
     p.add_argument("--seed", type=int, default=0)
     return p
 

@@ -206,7 +206,8 @@ RETRY = {"retries": 1, "retry_delay": datetime.timedelta(seconds=10)}
 
 
 def budget_params(max_generations):
-    """The Params (validated, shown in the trigger form) every munet DAG takes."""
+    """The Params (validated, shown in the trigger form) every munet DAG takes. Their
+    defaults are munet's Budget defaults (a test checks they agree)."""
     return {
         "generations": Param(1, type="integer", minimum=1, maximum=max_generations,
                              description="generations of candidates per task"),
@@ -216,7 +217,7 @@ def budget_params(max_generations):
                                       description="training steps between validations"),
         "validations": Param(3, type="integer", minimum=1,
                              description="validations per candidate"),
-        "batch_size": Param(64, type="integer", minimum=1),
+        "batch_size": Param(128, type="integer", minimum=1),
         "seed": Param(0, type="integer", minimum=0),
         "system_uri": Param(settings()["system_uri"], type="string", minLength=1,
                             description="the system: a folder or gs://bucket/prefix"),

@@ -32,6 +32,18 @@ def test_both_dags_parse_with_their_schedules():
     assert set(add.params) >= {"task", "dataset", "splits", "generations", "candidates"}
 
 
+def test_the_trigger_form_defaults_are_munets_budget_defaults():
+    import munet_stages
+
+    from munet.stages.generate import Budget
+
+    params, budget = munet_stages.budget_params(max_generations=3), Budget()
+    assert params["candidates"].value == budget.num_candidates
+    assert params["steps_per_validation"].value == budget.steps_per_validation
+    assert params["validations"].value == budget.num_validations
+    assert params["batch_size"].value == budget.batch_size
+
+
 def test_an_unused_slot_skips_what_follows_without_running_it():
     bag = load_dags()
     add, nightly = bag.get_dag("munet_add_task"), bag.get_dag("munet_nightly_improvement")
