@@ -241,6 +241,9 @@ def main():
                         help="munet visits per task, round robin (R, the papers' task "
                              "iterations; default 1): visit 1 adds each task, later visits "
                              "improve it")
+    parser.add_argument("--batch-size", type=int,
+                        help="training batch of every approach (default 64, as in the "
+                             "published runs; 32 with --quick); pretraining keeps its own")
     parser.add_argument("--validation-percent", type=int, default=10,
                         help="share of train carved off as validation where a dataset "
                              "has no validation split (default 10)")
@@ -269,7 +272,7 @@ def main():
 
     started = time.perf_counter()
     root, config = settings(args.quick, pretrained=bool(args.pretrain_on))
-    for key in ("rounds", "generations", "candidates", "steps"):  # munet's budget split.
+    for key in ("rounds", "generations", "candidates", "steps", "batch_size"):
         if getattr(args, key) is not None:
             config[key] = getattr(args, key)
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="munet-tfds-")
@@ -288,7 +291,7 @@ def main():
         if steps is None:
             steps = 30 if args.quick else DEFAULT_STEPS
         weights, pretraining = pretrain_root(root, args.pretrain_on, steps,
-                                             config["batch_size"], data_dir)
+                                             data_dir=data_dir)  # Its default batch, 64.
         print(f"pretrained the root on {args.pretrain_on}: {pretraining}", flush=True)
     uri = tempfile.mkdtemp(prefix="munet-quality-")
     init_system(uri, root, scale_factor=config["scale_factor"], root_weights=weights,
