@@ -24,8 +24,8 @@ def test_the_optimizer_follows_the_hyperparameter():
         trainer.make_optimizer(dict(hparams, optimizer="adam"), 0.05)
 
 
-def digits_path(prepared, hparams, batch_size=32):
-    """A fresh one-block path on digits, with its training and validation streams."""
+def digits_path(prepared, hparams):
+    """A fresh one-block path on digits, its training stream (batch 32) and validation."""
     from munet.data import catalog, pipeline
     from munet.model.assembly import Part, build_model, fresh_weights
     from munet.model.root import component_config
@@ -38,7 +38,7 @@ def digits_path(prepared, hparams, batch_size=32):
         config = component_config(kind, ROOT, image_size=8, num_classes=10)
         parts.append(Part(kind, kind, config, fresh_weights(kind, config, index, 8), True))
     model, layers = build_model(parts, 8)
-    train = pipeline.training_input(spec, spec["splits"]["train"], hparams, batch_size, 0)
+    train = pipeline.training_input(spec, spec["splits"]["train"], hparams, 32, 0)
     validation = pipeline.evaluation_input(spec, spec["splits"]["validation"], hparams, 64)
     return model, layers, train, validation
 
