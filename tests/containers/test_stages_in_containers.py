@@ -13,6 +13,7 @@ network, the store and the TFDS data dir mounted read-write. MLflow: the contain
 get MUNET_TRACKING=off (MUNET_DOCKER_ENV), the commit's mirroring is skipped there.
 """
 
+import datetime
 import json
 import os
 import shutil
@@ -33,6 +34,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("airflow_db")]
 # One candidate: every TensorFlow stage in a container costs ~9 s of importing it.
 TINY = {"candidates": 1, "steps_per_validation": 25, "validations": 2, "batch_size": 32}
 ROOT = RootConfig(width=32, depth=2, num_heads=2, mlp_dim=64)
+# A fixed run date fixes the generation id, hence the mutations drawn, on every run.
+RUN_AT = datetime.datetime(2026, 1, 5, tzinfo=datetime.timezone.utc)
 # What a training result records about the run itself, not about the weights.
 RUN_FACTS = ("train_seconds", "examples_per_second", "wall_seconds", "started_at",
              "finished_at", "host")
@@ -73,8 +76,9 @@ def docker_run(image, service, tmp_path_factory, tfds_dir):
             patch.setenv(key, value)
         dag = get_dag("munet_add_task")
         started = time.time()
-        run = dag.test(run_conf={"task": "digits", "dataset": "digits", "generations": 1,
-                                 "system_uri": uri, "data_dir": tfds_dir, **TINY})
+        run = dag.test(logical_date=RUN_AT, run_after=RUN_AT, run_conf={
+            "task": "digits", "dataset": "digits", "generations": 1, "system_uri": uri,
+            "data_dir": tfds_dir, **TINY})
         seconds = time.time() - started
     print(f"munet_add_task in containers: {seconds:.1f} s;", ", ".join(
         f"{ti.task_id}[{ti.map_index}] {(ti.end_date - ti.start_date).total_seconds():.1f} s"

@@ -1,5 +1,6 @@
 """Real DAG runs (dag.test, SQLite metadata DB) on a real small task, tiny budgets."""
 
+import datetime
 import os
 import random
 import shutil
@@ -20,6 +21,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("airflow_db")]
 TINY = {"candidates": 2, "steps_per_validation": 25, "validations": 2, "batch_size": 32}
 STARVED = dict(TINY, steps_per_validation=5, validations=1)
 ROOT = RootConfig(width=32, depth=2, num_heads=2, mlp_dim=64)
+ADD_RUN_AT = datetime.datetime(2026, 1, 3, tzinfo=datetime.timezone.utc)
+NIGHTLY_RUN_AT = datetime.datetime(2026, 1, 4, tzinfo=datetime.timezone.utc)
 
 
 def get_dag(dag_id):
@@ -57,11 +60,15 @@ def tracked(tmp_path_factory, tfds_dir, airflow_db):
     facts = {"uri": uri, "url": server.url}
     try:
         # The task is added on a starved budget so that the nightly generation, on
-        # TINY's ten times more steps, beats it for sure on any CPU: an equal budget
-        # made that commit a coin toss (a CI machine once trained no better child).
-        run = get_dag("munet_add_task").test(run_conf={
-            "task": "digits", "dataset": "digits", "generations": 2, "system_uri": uri,
-            "hparams": {"brightness": 0.05}, **STARVED})
+        # TINY's ten times more steps, beats it: an equal budget made that commit a coin
+        # toss (a CI machine once trained no better child). Fixed run dates fix the
+        # generation ids, hence every mutation drawn: with the run's time in them, a CI
+        # run once drew two children that did not beat their parents and committed
+        # nothing.
+        run = get_dag("munet_add_task").test(
+            logical_date=ADD_RUN_AT, run_after=ADD_RUN_AT, run_conf={
+                "task": "digits", "dataset": "digits", "generations": 2, "system_uri": uri,
+                "hparams": {"brightness": 0.05}, **STARVED})
         facts["add_task_state"] = run.state
         facts["add_task_states"] = task_states(run)
         store = SystemStore(uri)
@@ -69,7 +76,8 @@ def tracked(tmp_path_factory, tfds_dir, airflow_db):
         facts["score_after_add"] = store.load().active_model("digits")["metrics"]["score"]
 
         server.kill()  # MLflow goes away; the nightly run must commit all the same.
-        run = get_dag("munet_nightly_improvement").test(run_conf={
+        run = get_dag("munet_nightly_improvement").test(
+            logical_date=NIGHTLY_RUN_AT, run_after=NIGHTLY_RUN_AT, run_conf={
             "max_tasks": 2, "generations": 1, "system_uri": uri, **TINY, "seed": 7})
         facts["nightly_state"] = run.state
         facts["nightly_states"] = task_states(run)
