@@ -110,8 +110,8 @@ def test_quality_quick_on_one_task(tmp_path, tfds_dir, pretrain):
 
 
 def test_fashion_budget_quick(tmp_path, tfds_dir):
-    out = run_benchmark("fashion_budget.py", tmp_path, "--data-dir", tfds_dir)
-    result = json.loads((tmp_path / "fashion_budget-quick.json").read_text())
+    out = run_benchmark("fashion_budget.py", tmp_path, "--data-dir", tfds_dir, "--name", "fb")
+    result = json.loads((tmp_path / "fb-quick.json").read_text())  # --name names the files.
     generations = result["generations"]
     assert generations and generations[0]["committed"]  # The first child beats nothing.
     assert 0.1 < result["test_accuracy"] <= 1.0  # Trained: better than chance.
