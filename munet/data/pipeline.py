@@ -97,12 +97,20 @@ def _colour(image, hparams, seed):
     return tf.clip_by_value(image, 0.0, 1.0)
 
 
+def resize(image, size):
+    """`image` resized to size x size (bilinear, antialiased). An image known to have
+    that size already is returned as it is: resizing it would give it back bit for
+    bit, at two thirds of the input pipeline's CPU time (28 x 28 images)."""
+    if tuple(image.shape[-3:-1]) == (size, size):
+        return image
+    return tf.image.resize(image, (size, size), method="bilinear", antialias=True)
+
+
 def preprocess(image, hparams, training, seed=None):
     image = tf.image.convert_image_dtype(to_rgb(image), tf.float32)
     if training:
         image = _augment(image, hparams, seed)
-    size = hparams["image_size"]
-    image = tf.image.resize(image, (size, size), method="bilinear", antialias=True)
+    image = resize(image, hparams["image_size"])
     if training:
         image = _colour(image, hparams, seed)
     return image * 2.0 - 1.0

@@ -54,3 +54,22 @@ def test_the_shuffle_buffer_holds_the_whole_split_when_it_fits():
     assert pipeline.shuffle_buffer_size(large, 500) == 500
     varying = {"image_shape": [None, None, 3]}  # Sized as 224 x 224 x 3.
     assert pipeline.shuffle_buffer_size(varying, 1_000_000) == pipeline.SHUFFLE_BUFFER_MIN
+
+
+@pytest.mark.parametrize("shape", [(28, 28, 3), (8, 8, 3), (None, None, 3)])
+def test_resizing_to_the_same_size_is_skipped_bit_for_bit(shape, monkeypatch):
+    import tensorflow as tf
+
+    image = tf.random.stateless_uniform((28, 28, 3) if shape[0] is None else shape, [1, 2])
+    resized = tf.image.resize(image, (28, 28), method="bilinear", antialias=True)
+    calls = []
+    real = tf.image.resize
+    monkeypatch.setattr(tf.image, "resize", lambda *a, **k: calls.append(1) or real(*a, **k))
+    if shape[0] is None:  # A random crop's size is known only when it runs.
+        out = tf.function(lambda x: pipeline.resize(x, 28),
+                          input_signature=[tf.TensorSpec(shape, tf.float32)])(image)
+    else:
+        out = pipeline.resize(image, 28)
+    assert out.shape == (28, 28, 3)
+    assert np.array_equal(out.numpy(), resized.numpy())  # The same pixels either way...
+    assert len(calls) == (0 if shape == (28, 28, 3) else 1)  # ...skipped only if known same.
