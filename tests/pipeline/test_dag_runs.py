@@ -78,7 +78,7 @@ def tracked(tmp_path_factory, tfds_dir, airflow_db):
         server.kill()  # MLflow goes away; the nightly run must commit all the same.
         run = get_dag("munet_nightly_improvement").test(
             logical_date=NIGHTLY_RUN_AT, run_after=NIGHTLY_RUN_AT, run_conf={
-            "max_tasks": 2, "generations": 1, "system_uri": uri, **TINY, "seed": 7})
+                "max_tasks": 2, "generations": 1, "system_uri": uri, **TINY, "seed": 7})
         facts["nightly_state"] = run.state
         facts["nightly_states"] = task_states(run)
         facts["nightly_commit"] = run.get_task_instance("task0_commit_0").xcom_pull(
