@@ -2,8 +2,8 @@
 
 Every image, whatever its size and channel count, becomes a float32
 image_size x image_size x 3 tensor in [-1, 1], as in the papers. Augmentation
-(train only) follows the path's hyperparameters: random crop (area/aspect), flip,
-brightness/contrast/saturation/hue deltas.
+(train only) follows the path's hyperparameters: random crop (area/aspect), random
+shift (translation), flip, brightness/contrast/saturation/hue deltas.
 
 The examples come from the spec's TFDS data dir (or $MUNET_TFDS_DATA_DIR), local or
 gs:// (see munet.data.catalog); `load_split`'s dataset keeps what it read in memory,
@@ -81,6 +81,19 @@ def _augment(image, hparams, seed):
     return image
 
 
+def _shift(image, hparams, seed):
+    """`image` moved by up to hparams["shift"] x its side in each direction: zero
+    padding (black, the background of Fashion-MNIST and MNIST), then a random crop
+    back to its static size."""
+    height, width = image.shape[-3], image.shape[-2]
+    pixels = int(round(hparams.get("shift", 0.0) * max(height, width)))
+    if not pixels:
+        return image
+    padded = tf.pad(image, [[pixels, pixels], [pixels, pixels], [0, 0]])
+    return tf.image.stateless_random_crop(padded, [height, width, image.shape[-1]],
+                                          seed=seed + [0, 6])
+
+
 def _colour(image, hparams, seed):
     if hparams["flip"]:
         image = tf.image.stateless_random_flip_left_right(image, seed=seed + [0, 1])
@@ -112,6 +125,7 @@ def preprocess(image, hparams, training, seed=None):
         image = _augment(image, hparams, seed)
     image = resize(image, hparams["image_size"])
     if training:
+        image = _shift(image, hparams, seed)
         image = _colour(image, hparams, seed)
     return image * 2.0 - 1.0
 

@@ -4,6 +4,11 @@ Values follow muNet's auto-tune lists (method notes, section 2.1), with image si
 scaled to the small root (multiples of its patch size) and augmentation off by
 default (as from mu2Net+ on). `mutation_prob` is itself a hyperparameter (mu2Net).
 
+`shift` is ours too: a random translation of up to that fraction of the image side
+(zero padding, then a crop back to size). Unlike the papers' Inception crop it moves
+an image without rescaling it: the usual augmentation for small centred images such
+as Fashion-MNIST's.
+
 `optimizer` is ours, not the papers': "sgd" (with momentum, the papers' choice for
 fine-tuning a pretrained root) or "adamw" (which trains a random-init root from
 scratch faster here). The two want learning rates about ADAMW_LR_RATIO apart, so
@@ -22,6 +27,7 @@ from munet.errors import InvalidInputError
 LR_VALUES = [1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1]
 SCHEDULES = ["constant", "cosine", "restarts", "linear"]
 COLOUR_DELTAS = [0.0, 0.01, 0.02, 0.05, 0.1, 0.2]
+SHIFTS = [0.0, 0.04, 0.08, 0.12, 0.16, 0.2]  # Of the image side: 0 to 6 pixels at 28.
 OPTIMIZERS = ["sgd", "adamw"]
 ADAMW_LR_RATIO = 25.0  # sgd lr / adamw lr for the same task (0.05 vs 2e-3).
 ADAMW_WEIGHT_DECAY = 0.05
@@ -38,6 +44,7 @@ STATIC_VALUES = {
     "crop_area_min": [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0],
     "crop_aspect_min": [0.25, 0.5, 0.75, 1.0],
     "flip": [False, True],
+    "shift": SHIFTS,
     "brightness": COLOUR_DELTAS,
     "contrast": COLOUR_DELTAS,
     "saturation": COLOUR_DELTAS,
@@ -57,6 +64,7 @@ STATIC_DEFAULTS = {
     "crop_area_min": 0.05,
     "crop_aspect_min": 0.75,
     "flip": False,
+    "shift": 0.0,
     "brightness": 0.0,
     "contrast": 0.0,
     "saturation": 0.0,

@@ -73,3 +73,24 @@ def test_resizing_to_the_same_size_is_skipped_bit_for_bit(shape, monkeypatch):
     assert out.shape == (28, 28, 3)
     assert np.array_equal(out.numpy(), resized.numpy())  # The same pixels either way...
     assert len(calls) == (0 if shape == (28, 28, 3) else 1)  # ...skipped only if known same.
+
+
+@pytest.mark.parametrize("shift, pixels", [(0.0, 0), (0.08, 2), (0.2, 6)])
+def test_shift_translates_a_training_image_by_at_most_its_share_of_the_side(shift, pixels):
+    import tensorflow as tf
+
+    image = np.zeros((28, 28, 1), np.uint8)
+    image[10:18, 12:20] = 255  # An 8 x 8 white square on black.
+    hparams = dict(hyperparameters.STATIC_DEFAULTS, image_size=28, shift=shift)
+    offsets = set()
+    for seed in range(40):
+        out = pipeline.preprocess(tf.constant(image), hparams, True,
+                                  tf.constant([seed, 0], tf.int32)).numpy()
+        assert out.shape == (28, 28, 3)
+        rows, cols = np.nonzero(out[..., 0] > 0)
+        assert len(rows) == 64  # Moved whole: nothing lost off the edge, nothing added.
+        offsets.add((rows.min() - 10, cols.min() - 12))
+    assert max(max(abs(r), abs(c)) for r, c in offsets) == pixels  # The full range, no more.
+    assert len(offsets) > (10 if pixels else 0)  # Random per example, not one fixed move.
+    plain = pipeline.preprocess(tf.constant(image), hparams, False).numpy()
+    assert (plain[..., 0] > 0).sum() == 64 and plain[10, 12, 0] == 1.0  # Evaluation: unmoved.
