@@ -4,10 +4,12 @@ in 30 minutes on this machine's CPU).
 One munet system, grown as a user would: an unlocked random-init hybrid root ViT (a
 stem of two 3x3 convolutions of 16 channels, then patch 4, so 49 tokens; its children
 start from AdamW, the default for a root that is not locked), fashion_mnist ingested
-with horizontal flip as a starting hyperparameter (a mirrored garment is the same
-garment: what a user who knows the data would say), then evolved one generation at a
-time (one candidate per generation, the child of munet's parent sampling, trained,
-validated, committed only if it beats its parent) for as long as the budget allows. A
+with horizontal flip and a shift of up to one pixel as starting hyperparameters (a
+mirrored or slightly moved garment is the same garment: what a user who knows the
+data would say; without the shift the 21,000-step child overfits: 97.6% on its
+training images, 91.5% on test), then evolved one generation at a time (one
+candidate per generation, the child of munet's parent sampling, trained, validated,
+committed only if it beats its parent) for as long as the budget allows. A
 new generation starts only if the longest one so far still fits in the time left, so
 the wall time stays within --minutes unless the first generation alone is longer (it
 always runs). At the defaults (munet's default batch, 128, and 3 x 7,000 steps per
@@ -73,7 +75,7 @@ def main():
     parser.add_argument("--stem-layers", type=int, default=2)
     parser.add_argument("--hparam", action="append", metavar="NAME=VALUE",
                         help="starting hyperparameter of the task (repeatable; "
-                             "default: flip=true)")
+                             "default: flip=true shift=0.04)")
     parser.add_argument("--steps-per-validation", type=int, default=7000)
     parser.add_argument("--validations", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=Budget().batch_size)
@@ -93,7 +95,7 @@ def main():
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="munet-tfds-")
     uri = tempfile.mkdtemp(prefix="munet-fashion-")
     init_system(uri, root)
-    start_hparams = parse_hparam_pairs(args.hparam or ["flip=true"])
+    start_hparams = parse_hparam_pairs(args.hparam or ["flip=true", "shift=0.04"])
     # Ingestion prepares the data: outside the budget.
     spec = ingest_task(uri, TASK, TASK, data_dir=data_dir, start_hparams=start_hparams)
 
