@@ -84,7 +84,7 @@ def _augment(image, hparams, seed):
 def _shift(image, hparams, seed):
     """`image` moved by up to hparams["shift"] x its side in each direction: zero
     padding (black, the background of Fashion-MNIST and MNIST), then a random crop
-    back to its static size."""
+    back to its static size. Specs made before `shift` existed lack it: no shift."""
     height, width = image.shape[-3], image.shape[-2]
     pixels = int(round(hparams.get("shift", 0.0) * max(height, width)))
     if not pixels:
