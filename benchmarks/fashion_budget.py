@@ -37,6 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks import results  # noqa: E402
 
 TASK = "fashion_mnist"
+START_HPARAMS = ["flip=true", "shift=0.04"]  # Unless --hparam names others.
 
 
 def settings(args):
@@ -75,7 +76,7 @@ def main():
     parser.add_argument("--stem-layers", type=int, default=2)
     parser.add_argument("--hparam", action="append", metavar="NAME=VALUE",
                         help="starting hyperparameter of the task (repeatable; "
-                             "default: flip=true shift=0.04)")
+                             f"default: {' '.join(START_HPARAMS)})")
     parser.add_argument("--steps-per-validation", type=int, default=7000)
     parser.add_argument("--validations", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=Budget().batch_size)
@@ -95,7 +96,7 @@ def main():
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="munet-tfds-")
     uri = tempfile.mkdtemp(prefix="munet-fashion-")
     init_system(uri, root)
-    start_hparams = parse_hparam_pairs(args.hparam or ["flip=true", "shift=0.04"])
+    start_hparams = parse_hparam_pairs(args.hparam or START_HPARAMS)
     # Ingestion prepares the data: outside the budget.
     spec = ingest_task(uri, TASK, TASK, data_dir=data_dir, start_hparams=start_hparams)
 
