@@ -3,7 +3,7 @@
 Every image, whatever its size and channel count, becomes a float32
 image_size x image_size x 3 tensor in [-1, 1], as in the papers. Augmentation
 (train only) follows the path's hyperparameters: random crop (area/aspect), random
-shift (translation), flip, brightness/contrast/saturation/hue deltas.
+shift (translation), flip, brightness/contrast/saturation/hue deltas, random erasing.
 
 The examples come from the spec's TFDS data dir (or $MUNET_TFDS_DATA_DIR), local or
 gs:// (see munet.data.catalog); `load_split`'s dataset keeps what it read in memory,
@@ -110,6 +110,35 @@ def _colour(image, hparams, seed):
     return tf.clip_by_value(image, 0.0, 1.0)
 
 
+ERASE_AREA = (0.02, 0.4)  # Share of the image an erased rectangle covers (Zhong et al.).
+ERASE_ASPECT_MIN = 0.3  # Height / width between this and its inverse.
+
+
+def _erase(image, hparams, seed):
+    """With probability hparams["erase"], one rectangle of `image` (its area and aspect
+    drawn from ERASE_AREA and ERASE_ASPECT_MIN, cut at the borders) replaced by uniform
+    noise in [0, 1]: random erasing. Specs made before `erase` existed lack it."""
+    probability = hparams.get("erase", 0.0)
+    if not probability:
+        return image
+    height, width = image.shape[-3], image.shape[-2]
+    draws = tf.random.stateless_uniform([5], seed=seed + [0, 7])
+    low, high = ERASE_AREA
+    area = (low + (high - low) * draws[0]) * height * width
+    log_aspect = math.log(ERASE_ASPECT_MIN) * (1.0 - 2.0 * draws[1])
+    aspect = tf.exp(log_aspect)
+    box_height = tf.minimum(tf.round(tf.sqrt(area * aspect)), height)
+    box_width = tf.minimum(tf.round(tf.sqrt(area / aspect)), width)
+    top = tf.floor(draws[2] * (height - box_height + 1))
+    left = tf.floor(draws[3] * (width - box_width + 1))
+    rows = tf.range(height, dtype=tf.float32)[:, None]
+    cols = tf.range(width, dtype=tf.float32)[None, :]
+    inside = ((rows >= top) & (rows < top + box_height)
+              & (cols >= left) & (cols < left + box_width) & (draws[4] < probability))
+    noise = tf.random.stateless_uniform(tf.shape(image), seed=seed + [0, 8])
+    return tf.where(inside[:, :, None], noise, image)
+
+
 def resize(image, size):
     """`image` resized to size x size (bilinear, antialiased). An image known to have
     that size already is returned as it is: resizing it would give it back bit for
@@ -127,6 +156,7 @@ def preprocess(image, hparams, training, seed=None):
     if training:
         image = _shift(image, hparams, seed)
         image = _colour(image, hparams, seed)
+        image = _erase(image, hparams, seed)
     return image * 2.0 - 1.0
 
 

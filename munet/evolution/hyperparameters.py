@@ -28,6 +28,8 @@ LR_VALUES = [1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1]
 SCHEDULES = ["constant", "cosine", "restarts", "linear"]
 COLOUR_DELTAS = [0.0, 0.01, 0.02, 0.05, 0.1, 0.2]
 SHIFTS = [0.0, 0.04, 0.08, 0.12, 0.16, 0.2]  # Of the image side: 0 to 6 pixels at 28.
+LABEL_SMOOTHINGS = [0.0, 0.05, 0.1, 0.15, 0.2]
+ERASE_PROBS = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]  # Share of training images with a rectangle erased.
 OPTIMIZERS = ["sgd", "adamw"]
 ADAMW_LR_RATIO = 25.0  # sgd lr / adamw lr for the same task (0.05 vs 2e-3).
 ADAMW_WEIGHT_DECAY = 0.05
@@ -45,6 +47,8 @@ STATIC_VALUES = {
     "crop_aspect_min": [0.25, 0.5, 0.75, 1.0],
     "flip": [False, True],
     "shift": SHIFTS,
+    "erase": ERASE_PROBS,
+    "label_smoothing": LABEL_SMOOTHINGS,
     "brightness": COLOUR_DELTAS,
     "contrast": COLOUR_DELTAS,
     "saturation": COLOUR_DELTAS,
@@ -65,6 +69,8 @@ STATIC_DEFAULTS = {
     "crop_aspect_min": 0.75,
     "flip": False,
     "shift": 0.0,
+    "erase": 0.0,
+    "label_smoothing": 0.0,
     "brightness": 0.0,
     "contrast": 0.0,
     "saturation": 0.0,

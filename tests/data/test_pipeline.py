@@ -94,3 +94,31 @@ def test_shift_translates_a_training_image_by_at_most_its_share_of_the_side(shif
     assert len(offsets) > (10 if pixels else 0)  # Random per example, not one fixed move.
     plain = pipeline.preprocess(tf.constant(image), hparams, False).numpy()
     assert (plain[..., 0] > 0).sum() == 64 and plain[10, 12, 0] == 1.0  # Evaluation: unmoved.
+
+
+@pytest.mark.parametrize("erase", [0.0, 0.5])
+def test_erase_replaces_one_rectangle_of_that_share_of_training_images_with_noise(erase):
+    import tensorflow as tf
+
+    image = tf.zeros((28, 28, 1), tf.uint8)  # All black: -1 after scaling.
+    hparams = dict(hyperparameters.STATIC_DEFAULTS, image_size=28, erase=erase)
+    erased, areas = 0, []
+    for seed in range(200):
+        out = pipeline.preprocess(image, hparams, True, tf.constant([seed, 0], tf.int32))
+        changed = np.any(out.numpy() != -1.0, axis=-1)
+        if not changed.any():
+            continue
+        erased += 1
+        rows, cols = np.nonzero(changed)
+        box = (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
+        assert len(rows) == box  # One solid rectangle of noise, nothing outside it.
+        areas.append(box / 784)
+    if not erase:
+        assert erased == 0
+        return
+    assert 70 <= erased <= 130  # About half of the images (p = 0.5).
+    low, high = pipeline.ERASE_AREA
+    assert min(areas) >= low / 2 and max(areas) <= high * 1.2  # Rounded and cut at the edges.
+    assert max(areas) - min(areas) > 0.2  # Sizes drawn per image, not one fixed box.
+    plain = pipeline.preprocess(image, hparams, False).numpy()
+    assert np.all(plain == -1.0)  # Evaluation images are never erased.

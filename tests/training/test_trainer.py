@@ -73,3 +73,26 @@ def test_steps_between_validations_run_in_one_call_as_if_one_by_one(prepared, mo
     assert outcome["validation_curve"] == expected["validation_curve"]
     for got, want in zip(model.get_weights(), reference.get_weights()):
         assert (got == want).all()
+
+
+def test_label_smoothing_mixes_uniform_targets_into_the_loss():
+    import numpy as np
+
+    logits = np.array([[2.0, 0.0, -1.0], [0.5, 0.5, 3.0]], np.float32)
+    labels = np.array([0, 2])
+    log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    targets = np.eye(3)[labels] * 0.8 + 0.2 / 3  # smoothing 0.2 over 3 classes
+    expected = -(targets * log_probs).sum(axis=1).mean()
+    smoothed = trainer.training_loss(0.2)
+    assert np.isclose(float(smoothed(labels, logits)), expected, rtol=1e-5)
+    plain = trainer.training_loss(0.0)
+    assert isinstance(plain, keras.losses.SparseCategoricalCrossentropy)
+    assert float(smoothed(labels, logits)) > float(plain(labels, logits))
+
+
+def test_a_path_with_label_smoothing_trains_with_it(prepared):
+    hparams = dict(hyperparameters.root_hparams(ROOT), label_smoothing=0.1)
+    model, layers, train, validation = digits_path(prepared, hparams)
+    outcome = trainer.train(model, layers, train, validation, hparams, 100, 2, 32)
+    assert model.loss.label_smoothing == 0.1
+    assert outcome["best_validation_accuracy"] > 0.5  # Chance is 0.1.
