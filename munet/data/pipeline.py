@@ -127,15 +127,17 @@ def _erase(image, hparams, seed):
     area = (low + (high - low) * draws[0]) * height * width
     log_aspect = math.log(ERASE_ASPECT_MIN) * (1.0 - 2.0 * draws[1])
     aspect = tf.exp(log_aspect)
-    box_height = tf.minimum(tf.round(tf.sqrt(area * aspect)), height)
-    box_width = tf.minimum(tf.round(tf.sqrt(area / aspect)), width)
+    box_height = tf.clip_by_value(tf.round(tf.sqrt(area * aspect)), 1.0, height)
+    box_width = tf.clip_by_value(tf.round(tf.sqrt(area / aspect)), 1.0, width)
     top = tf.floor(draws[2] * (height - box_height + 1))
     left = tf.floor(draws[3] * (width - box_width + 1))
     rows = tf.range(height, dtype=tf.float32)[:, None]
     cols = tf.range(width, dtype=tf.float32)[None, :]
     inside = ((rows >= top) & (rows < top + box_height)
               & (cols >= left) & (cols < left + box_width) & (draws[4] < probability))
-    noise = tf.random.stateless_uniform(tf.shape(image), seed=seed + [0, 8])
+    # Folded, not seed + [0, 8]: that is the next example's seed + [0, 7], its box draws.
+    noise_seed = tf.random.experimental.stateless_fold_in(seed, 8)
+    noise = tf.random.stateless_uniform(tf.shape(image), seed=noise_seed)
     return tf.where(inside[:, :, None], noise, image)
 
 

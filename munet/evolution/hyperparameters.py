@@ -7,7 +7,10 @@ default (as from mu2Net+ on). `mutation_prob` is itself a hyperparameter (mu2Net
 `shift` is ours too: a random translation of up to that fraction of the image side
 (zero padding, then a crop back to size). Unlike the papers' Inception crop it moves
 an image without rescaling it: the usual augmentation for small centred images such
-as Fashion-MNIST's.
+as Fashion-MNIST's. `erase` is ours as well: random erasing (Zhong et al., 2017),
+the probability that a training image has one random rectangle (2% to 40% of its
+area, aspect 0.3 to 3.3) replaced by noise. So is `label_smoothing`, the weight of
+the uniform distribution mixed into the training targets.
 
 `optimizer` is ours, not the papers': "sgd" (with momentum, the papers' choice for
 fine-tuning a pretrained root) or "adamw" (which trains a random-init root from

@@ -5,7 +5,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from munet.data import pipeline
+from munet.data import catalog, pipeline
 from munet.evolution import hyperparameters
 
 ROOT = {"width": 16, "patch_size": 4, "num_heads": 2, "mlp_dim": 32, "depth": 1,
@@ -102,7 +102,7 @@ def test_erase_replaces_one_rectangle_of_that_share_of_training_images_with_nois
 
     image = tf.zeros((28, 28, 1), tf.uint8)  # All black: -1 after scaling.
     hparams = dict(hyperparameters.STATIC_DEFAULTS, image_size=28, erase=erase)
-    erased, areas = 0, []
+    erased, areas, aspects, corners = 0, [], [], set()
     for seed in range(200):
         out = pipeline.preprocess(image, hparams, True, tf.constant([seed, 0], tf.int32))
         changed = np.any(out.numpy() != -1.0, axis=-1)
@@ -110,15 +110,31 @@ def test_erase_replaces_one_rectangle_of_that_share_of_training_images_with_nois
             continue
         erased += 1
         rows, cols = np.nonzero(changed)
-        box = (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
-        assert len(rows) == box  # One solid rectangle of noise, nothing outside it.
-        areas.append(box / 784)
+        box_height, box_width = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+        assert len(rows) == box_height * box_width  # One solid rectangle, nothing outside.
+        areas.append(box_height * box_width / 784)
+        aspects.append(box_height / box_width)
+        corners.add((rows.min(), cols.min()))
     if not erase:
         assert erased == 0
         return
     assert 70 <= erased <= 130  # About half of the images (p = 0.5).
     low, high = pipeline.ERASE_AREA
     assert min(areas) >= low / 2 and max(areas) <= high * 1.2  # Rounded and cut at the edges.
-    assert max(areas) - min(areas) > 0.2  # Sizes drawn per image, not one fixed box.
+    assert max(areas) - min(areas) > 0.2  # Sizes drawn per image, not one fixed box...
+    assert min(aspects) < 0.6 and max(aspects) > 1.6  # ...nor one shape...
+    assert len(corners) > 30  # ...nor one place.
     plain = pipeline.preprocess(image, hparams, False).numpy()
     assert np.all(plain == -1.0)  # Evaluation images are never erased.
+
+
+def test_a_training_stream_erases_in_its_tf_data_map(prepared):
+    spec = prepared("digits")
+    split = catalog.resolve_splits(spec)["train"]
+    hparams = dict(hyperparameters.STATIC_DEFAULTS, image_size=8)
+    plain = next(iter(pipeline.training_input(spec, split, hparams, 64, seed=3)))
+    erased = next(iter(pipeline.training_input(spec, split, dict(hparams, erase=0.5), 64,
+                                               seed=3)))
+    assert np.array_equal(plain[1].numpy(), erased[1].numpy())  # The same examples...
+    changed = np.any(plain[0].numpy() != erased[0].numpy(), axis=(1, 2, 3))
+    assert 16 <= changed.sum() <= 48  # ...about half of them erased.

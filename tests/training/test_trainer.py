@@ -85,6 +85,7 @@ def test_label_smoothing_mixes_uniform_targets_into_the_loss():
     expected = -(targets * log_probs).sum(axis=1).mean()
     smoothed = trainer.training_loss(0.2)
     assert np.isclose(float(smoothed(labels, logits)), expected, rtol=1e-5)
+    assert np.isclose(float(smoothed(labels[:, None], logits)), expected, rtol=1e-5)
     plain = trainer.training_loss(0.0)
     assert isinstance(plain, keras.losses.SparseCategoricalCrossentropy)
     assert float(smoothed(labels, logits)) > float(plain(labels, logits))
