@@ -198,3 +198,25 @@ def test_a_flipped_byte_in_a_blob_is_caught_and_loses_nothing(grown, tmp_path):
     assert store.head_version() == version  # Nothing committed.
     accuracy, logits, _ = system.evaluate_task(uri, "fashion")  # Others still load.
     assert np.array_equal(logits, grown["before"][1])
+
+
+def test_a_candidate_spec_older_than_a_hyperparameter_trains_at_its_default(grown, tmp_path):
+    """A candidate generated before shift, erase and label_smoothing existed (its spec
+    lacks them) still trains after an upgrade, at their defaults (off)."""
+    import shutil
+
+    from munet.stages.generate import generate_candidates
+    from munet.stages.train import train_candidate
+    from munet.store import records
+
+    uri = str(tmp_path / "copy")
+    shutil.copytree(grown["uri"], uri)
+    store = SystemStore(uri)
+    candidate = generate_candidates(uri, "digits", "older-spec", BUDGET, seed=4)[0]
+    key = records.candidate_key(candidate, "spec")
+    spec = records.read(store.storage, key)
+    for name in ("shift", "erase", "label_smoothing"):
+        del spec["hparams"][name]
+    records.write(store.storage, key, spec)
+    result = train_candidate(uri, candidate)
+    assert result["best_validation_accuracy"] > 0.3  # Trained: chance is 0.1.

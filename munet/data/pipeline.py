@@ -84,9 +84,9 @@ def _augment(image, hparams, seed):
 def _shift(image, hparams, seed):
     """`image` moved by up to hparams["shift"] x its side in each direction: zero
     padding (black, the background of Fashion-MNIST and MNIST), then a random crop
-    back to its static size. Specs made before `shift` existed lack it: no shift."""
+    back to its static size."""
     height, width = image.shape[-3], image.shape[-2]
-    pixels = int(round(hparams.get("shift", 0.0) * max(height, width)))
+    pixels = int(round(hparams["shift"] * max(height, width)))
     if not pixels:
         return image
     padded = tf.pad(image, [[pixels, pixels], [pixels, pixels], [0, 0]])
@@ -117,8 +117,8 @@ ERASE_ASPECT_MIN = 0.3  # Height / width between this and its inverse.
 def _erase(image, hparams, seed):
     """With probability hparams["erase"], one rectangle of `image` (its area and aspect
     drawn from ERASE_AREA and ERASE_ASPECT_MIN, cut at the borders) replaced by uniform
-    noise in [0, 1]: random erasing. Specs made before `erase` existed lack it."""
-    probability = hparams.get("erase", 0.0)
+    noise in [0, 1]: random erasing."""
+    probability = hparams["erase"]
     if not probability:
         return image
     height, width = image.shape[-3], image.shape[-2]

@@ -6,6 +6,7 @@ import os
 import time
 
 from munet.errors import InvalidInputError
+from munet.evolution import hyperparameters
 from munet.model.assembly import count_params
 from munet.model.root import slot_kind
 from munet.store import records
@@ -43,6 +44,8 @@ def train_candidate(system_uri, candidate_id, accelerator="auto", progress=None)
     spec, generation, task_spec = read_candidate(store, candidate_id)
     budget = generation["budget"]
     manifest = store.load(spec["base_version"])
+    # A spec written before a hyperparameter existed lacks it: it trains at the default.
+    hparams = dict(hyperparameters.defaults(manifest.root), **spec["hparams"])
 
     from munet.data import pipeline  # TensorFlow is imported only from here on.
     from munet.model.paths import model_for_candidate
@@ -55,13 +58,13 @@ def train_candidate(system_uri, candidate_id, accelerator="auto", progress=None)
         model, layers = model_for_candidate(store, manifest, spec)
         trainable = {slot: layers[slot] for slot in spec["trainable_slots"]}
         train_data = pipeline.training_input(
-            task_spec, task_spec["splits"]["train"], spec["hparams"], budget["batch_size"],
+            task_spec, task_spec["splits"]["train"], hparams, budget["batch_size"],
             spec["seed"])
         validation_data = pipeline.evaluation_input(
-            task_spec, task_spec["splits"]["validation"], spec["hparams"],
+            task_spec, task_spec["splits"]["validation"], hparams,
             budget["batch_size"], budget["max_validation_examples"])
         outcome = trainer.train(
-            model, trainable, train_data, validation_data, spec["hparams"],
+            model, trainable, train_data, validation_data, hparams,
             budget["steps_per_validation"], budget["num_validations"], budget["batch_size"],
             progress)
     components = {}

@@ -95,7 +95,7 @@ def train(model, trainable_layers, train_data, validation_data, hparams, steps_p
     schedule = PathSchedule(hparams["schedule"], hparams["lr"], total_steps,
                             hparams["warmup_ratio"], steps_per_validation)
     compile_for_training(model, make_optimizer(hparams, schedule), steps_per_validation,
-                         hparams.get("label_smoothing", 0.0))  # Older paths lack the key.
+                         hparams["label_smoothing"])
     keep = KeepBestWeights(trainable_layers, progress)
     start = time.perf_counter()
     model.fit(
