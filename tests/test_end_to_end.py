@@ -220,3 +220,39 @@ def test_a_candidate_spec_older_than_a_hyperparameter_trains_at_its_default(grow
     records.write(store.storage, key, spec)
     result = train_candidate(uri, candidate)
     assert result["best_validation_accuracy"] > 0.3  # Trained: chance is 0.1.
+
+
+def test_a_task_with_flip_average_predicts_the_mean_over_mirrors(grown, tfds_dir, tmp_path):
+    """A task added with flip_average on predicts, in every evaluation, the mean of its
+    path's logits for the image and its mirror; other tasks predict as before."""
+    import shutil
+
+    import tensorflow as tf
+
+    from munet.data import pipeline
+    from munet.model.paths import model_for_path
+    from munet.training.trainer import predict_logits
+
+    uri = str(tmp_path / "copy")
+    shutil.copytree(grown["uri"], uri)
+    budget = Budget(num_candidates=1, steps_per_validation=60, num_validations=1,
+                    batch_size=64, max_validation_examples=500)
+    chain.add_task(uri, "mirrored", "fashion_mnist", data_dir=tfds_dir, budget=budget,
+                   seed=5, run_id="e2e-mirror", start_hparams={"flip_average": True})
+    _, logits, labels = system.evaluate_task(uri, "mirrored")
+
+    store = SystemStore(uri)
+    manifest = store.load()
+    record = manifest.tasks["mirrored"]
+    hparams = manifest.model(record["active"])["hparams"]
+    # The starting value; the child's mutations (fixed by its run id) leave it on.
+    assert hparams["flip_average"] is True, manifest.model(record["active"])["mutations"]
+    hparams["flip_average"] = False  # In memory only: the same path, image alone.
+    plain = model_for_path(store, manifest, record["active"])
+    data = pipeline.evaluation_input(record, record["splits"]["test"], hparams, 256)
+    own, own_labels = predict_logits(plain, data)
+    mirrored, _ = predict_logits(plain, data.map(lambda x, y: (tf.reverse(x, [2]), y)))
+    assert np.array_equal(labels, own_labels)
+    assert np.abs(own - mirrored).max() > 1e-3
+    assert np.abs(logits - (own + mirrored) / 2).max() <= 1e-4
+    assert np.array_equal(system.evaluate_task(uri, "fashion")[1], grown["before"][1])

@@ -10,7 +10,12 @@ an image without rescaling it: the usual augmentation for small centred images s
 as Fashion-MNIST's. `erase` is ours as well: random erasing (Zhong et al., 2017),
 the probability that a training image has one random rectangle (2% to 40% of its
 area, aspect 0.3 to 3.3) replaced by noise. So is `label_smoothing`, the weight of
-the uniform distribution mixed into the training targets.
+the uniform distribution mixed into the training targets. `flip_average` is
+test-time augmentation: when on, the path's inference logits (validation, test, any
+prediction) are the mean of its logits for the image and for its mirror image, so
+it suits the same data as `flip`. It is part of what the path predicts, so it is
+chosen on validation like any other value, and it costs a second forward pass at
+inference only.
 
 `optimizer` is ours, not the papers': "sgd" (with momentum, the papers' choice for
 fine-tuning a pretrained root) or "adamw" (which trains a random-init root from
@@ -49,6 +54,7 @@ STATIC_VALUES = {
     "crop_area_min": [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0],
     "crop_aspect_min": [0.25, 0.5, 0.75, 1.0],
     "flip": [False, True],
+    "flip_average": [False, True],
     "shift": SHIFTS,
     "erase": ERASE_PROBS,
     "label_smoothing": LABEL_SMOOTHINGS,
@@ -71,6 +77,7 @@ STATIC_DEFAULTS = {
     "crop_area_min": 0.05,
     "crop_aspect_min": 0.75,
     "flip": False,
+    "flip_average": False,  # Paths stored before it existed predict from the image alone.
     "shift": 0.0,
     "erase": 0.0,
     "label_smoothing": 0.0,
@@ -96,6 +103,12 @@ def value_lists(root):
 def defaults(root):
     """Values for any key a stored path lacks (paths from older versions included)."""
     return dict(STATIC_DEFAULTS, num_layers=root["depth"], image_size=root["image_size"])
+
+
+def averages_mirrors(hparams):
+    """Whether a path with these hyperparameters predicts from the image and its mirror
+    (`flip_average`); paths stored before it existed lack it and use the image alone."""
+    return bool(hparams.get("flip_average", STATIC_DEFAULTS["flip_average"]))
 
 
 def root_hparams(root):

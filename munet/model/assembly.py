@@ -17,8 +17,30 @@ class Part:
         self.trainable = trainable
 
 
-def build_model(parts, image_size, name="path"):
-    """A functional Keras model chaining `parts` in order; returns (model, layers by slot)."""
+class FlipAverage(keras.layers.Layer):
+    """Test-time flip averaging around a path: at inference, the mean of the path's
+    logits for the images and for their mirror images (left-right); in training, the
+    path's own logits for the images. Like every path model it is rebuilt from its
+    components when needed and never serialised, so it has no `get_config`."""
+
+    def __init__(self, inner, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = inner
+
+    def call(self, images, training=None):
+        logits = self.inner(images, training=training)
+        if training:
+            return logits
+        mirrored = self.inner(keras.ops.flip(images, axis=2), training=False)
+        return (logits + mirrored) / 2
+
+
+def build_model(parts, image_size, name="path", flip_average=False):
+    """A functional Keras model chaining `parts` in order; returns (model, layers by slot).
+
+    With `flip_average`, the model's inference logits average the image and its mirror
+    (see FlipAverage); the layers by slot are the same either way.
+    """
     inputs = keras.Input((image_size, image_size, 3), name="image")
     outputs = inputs
     layers = {}
@@ -29,7 +51,12 @@ def build_model(parts, image_size, name="path"):
             layer.set_weights(part.weights)
         layer.trainable = part.trainable
         layers[part.slot] = layer
-    return keras.Model(inputs, outputs, name=name), layers
+    model = keras.Model(inputs, outputs, name=name)
+    if not flip_average:
+        return model, layers
+    images = keras.Input((image_size, image_size, 3), name="image")
+    averaged = FlipAverage(model, name="flip_average")(images)
+    return keras.Model(images, averaged, name=name), layers
 
 
 def fresh_weights(kind, config, seed, image_size):

@@ -2,9 +2,11 @@
 
 A multiply-add counts as 2 FLOPs. Matrix products dominate; LayerNorms, GELUs,
 softmaxes and additions are counted as a few FLOPs per element. Training costs about
-3x inference (forward, backward to activations, backward to weights).
+3x one forward pass (forward, backward to activations, backward to weights). A path
+with `flip_average` runs two forward passes per example at inference, one in training.
 """
 
+from munet.evolution.hyperparameters import averages_mirrors
 from munet.model.root import slot_kind
 from munet.store.manifest import slot_order
 
@@ -54,5 +56,7 @@ def path_flops(manifest, model):
         record = manifest.components[model["slots"][slot]]
         total += component_flops(slot_kind(slot), record["config"], num_tokens,
                                  record["num_params"])
+    if averages_mirrors(model["hparams"]):
+        total *= 2
     return int(total)
 

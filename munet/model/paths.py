@@ -1,5 +1,6 @@
 """Turning stored paths and candidate specs into Keras models."""
 
+from munet.evolution.hyperparameters import averages_mirrors
 from munet.model.assembly import Part, build_model, fresh_weights, resize_position_embedding
 from munet.model.root import slot_kind
 from munet.store.manifest import slot_order
@@ -19,7 +20,8 @@ def model_for_path(store, manifest, model_id):
         record = manifest.components[cid]
         weights = load_component(store, manifest, cid)
         parts.append(Part(slot, record["kind"], record["config"], weights, False))
-    return build_model(parts, model["hparams"]["image_size"], name=_keras_name(model_id))[0]
+    return build_model(parts, model["hparams"]["image_size"], name=_keras_name(model_id),
+                       flip_average=averages_mirrors(model["hparams"]))[0]
 
 
 def candidate_parts(store, manifest, spec, trained=None):
@@ -53,7 +55,8 @@ def candidate_parts(store, manifest, spec, trained=None):
 
 def model_for_candidate(store, manifest, spec, trained=None):
     parts = candidate_parts(store, manifest, spec, trained)
-    return build_model(parts, spec["hparams"]["image_size"], name=_keras_name(spec["candidate"]))
+    return build_model(parts, spec["hparams"]["image_size"], name=_keras_name(spec["candidate"]),
+                       flip_average=averages_mirrors(spec["hparams"]))
 
 
 def _keras_name(identifier):

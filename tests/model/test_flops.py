@@ -13,9 +13,6 @@ from munet.model.root import RootConfig
                                   RootConfig(patch_size=4, width=32, depth=1, num_heads=2,
                                              mlp_dim=64, stem_channels=16, stem_layers=2)])
 def test_path_flops_match_tensorflows_count(tmp_path, root):
-    import tensorflow as tf
-    from tensorflow.python.profiler import model_analyzer, option_builder
-
     from munet.model.paths import model_for_path
     from munet.store.repository import SystemStore
     from munet.system import init_system
@@ -23,16 +20,39 @@ def test_path_flops_match_tensorflows_count(tmp_path, root):
     init_system(str(tmp_path), root)
     store = SystemStore(str(tmp_path))
     manifest = store.load()
-    model = model_for_path(store, manifest, "root")
+    counted = _tensorflow_flops(model_for_path(store, manifest, "root"))
+    ours = path_flops(manifest, manifest.model("root"))
+    print(f"tensorflow {counted:,}, munet {ours:,}")
+    assert 0.9 * counted <= ours <= 1.2 * counted
+
+
+def test_a_path_that_averages_mirrors_counts_two_passes(tmp_path):
+    from munet.model.paths import model_for_path
+    from munet.store.repository import SystemStore
+    from munet.system import init_system
+
+    init_system(str(tmp_path), RootConfig(width=16, depth=2, num_heads=2, mlp_dim=32))
+    store = SystemStore(str(tmp_path))
+    manifest = store.load()
+    single = path_flops(manifest, manifest.model("root"))
+    single_counted = _tensorflow_flops(model_for_path(store, manifest, "root"))
+    manifest.model("root")["hparams"]["flip_average"] = True  # In memory only.
+    assert path_flops(manifest, manifest.model("root")) == 2 * single
+    counted = _tensorflow_flops(model_for_path(store, manifest, "root"))
+    assert 1.9 * single_counted <= counted <= 2.1 * single_counted
+
+
+def _tensorflow_flops(model):
+    """TensorFlow's own count of the FLOPs of one example's inference."""
+    import tensorflow as tf
+    from tensorflow.python.profiler import model_analyzer, option_builder
+
     function = tf.function(lambda x: model(x, training=False))
     graph = function.get_concrete_function(
         tf.TensorSpec([1, *model.input_shape[1:]], tf.float32)).graph
     options = option_builder.ProfileOptionBuilder.float_operation()
     options["output"] = "none"
-    counted = model_analyzer.profile(graph, options=options).total_float_ops
-    ours = path_flops(manifest, manifest.model("root"))
-    print(f"tensorflow {counted:,}, munet {ours:,}")
-    assert 0.9 * counted <= ours <= 1.2 * counted
+    return model_analyzer.profile(graph, options=options).total_float_ops
 
 
 def test_attention_grows_quadratically_with_tokens():
