@@ -118,7 +118,8 @@ def test_fashion_budget_quick(tmp_path, tfds_dir):
     assert result["train_steps"] == 40 * len(generations)
     assert not result["target_met"]  # A quick run never claims the target.
     assert result["root"]["stem_channels"] == 8  # The hybrid root, scaled down.
-    assert result["start_hparams"] == {"flip": True, "shift": 0.04}  # Its defaults.
+    assert result["start_hparams"] == {"flip": True, "flip_average": True,
+                                       "shift": 0.04}  # Its defaults.
     # The loop stops once the longest generation no longer fits in the time left.
     assert result["wall_seconds"] <= 30 + max(g["seconds"] for g in generations)
     assert "Fashion-MNIST within a CPU time budget" in out
