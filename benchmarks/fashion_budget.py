@@ -7,9 +7,9 @@ start from AdamW, the default for a root that is not locked), fashion_mnist inge
 with horizontal flip, a shift of up to one pixel and flip averaging at inference as
 starting hyperparameters (a mirrored or slightly moved garment is the same garment:
 what a user who knows the data would say; without the shift the 21,000-step child
-overfits: 97.6% on its training images, 91.5% on test), then evolved one generation at a time (one
-candidate per generation, the child of munet's parent sampling, trained, validated,
-committed only if it beats its parent) for as long as the budget allows. A
+overfits: 97.6% on its training images, 91.5% on test), then evolved one
+generation at a time (one candidate per generation, the child of munet's parent
+sampling, trained, validated, committed only if it beats its parent) for as long as the budget allows. A
 new generation starts only if the longest one so far still fits in the time left, so
 the wall time stays within --minutes unless the first generation alone is longer (it
 always runs). At the defaults (munet's default batch, 128, and 3 x 7,000 steps per
@@ -37,7 +37,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks import results  # noqa: E402
 
 TASK = "fashion_mnist"
-START_HPARAMS = ["flip=true", "shift=0.04", "flip_average=true"]  # Unless --hparam names others.
+# Unless --hparam names others.
+START_HPARAMS = ["flip=true", "shift=0.04", "flip_average=true"]
 
 
 def settings(args):
