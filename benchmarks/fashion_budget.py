@@ -9,7 +9,8 @@ starting hyperparameters (a mirrored or slightly moved garment is the same garme
 what a user who knows the data would say; without the shift the 21,000-step child
 overfits: 97.6% on its training images, 91.5% on test), then evolved one
 generation at a time (one candidate per generation, the child of munet's parent
-sampling, trained, validated, committed only if it beats its parent) for as long as the budget allows. A
+sampling, trained, validated, committed only if it beats its parent) for as long as
+the budget allows. A
 new generation starts only if the longest one so far still fits in the time left, so
 the wall time stays within --minutes unless the first generation alone is longer (it
 always runs). At the defaults (munet's default batch, 128, and 3 x 7,000 steps per
