@@ -14,9 +14,10 @@ parent) for as long as the budget allows. Three blocks, not four: in the same ti
 24,000 steps of 3 blocks scored higher on validation than 21,000 steps of 4 (93.34%
 against 93.12%). A new generation starts only if the longest one so far still fits
 in the time left, so the wall time stays within --minutes unless the first
-generation alone is longer (it always runs). At the defaults (munet's default batch, 128, and 3 x 8,000 steps per
-generation) one generation fills the budget: at batch 64, one long generation scored
-higher than three shorter ones in the same time (90.93% against 90.75%: see
+generation alone is longer (it always runs). At the defaults (munet's default
+batch, 128, and 3 x 8,000 steps per generation) one generation fills the budget: at
+batch 64, one long generation scored higher than three shorter ones in the same
+time (90.93% against 90.75%: see
 docs/benchmarks/fashion_budget_one_generation.md and _three_generations_b64.md).
 Test accuracy is read after each generation for the report; nothing reads it to
 choose.
