@@ -244,6 +244,9 @@ def main():
     parser.add_argument("--batch-size", type=int,
                         help="training batch of every approach (default 64, as in the "
                              "published runs; 32 with --quick); pretraining keeps its own")
+    parser.add_argument("--scale-factor", type=float,
+                        help="munet's size penalty s in accuracy x s^(params/root params) "
+                             "(default 0.98, the papers' mildest; 1.0: no penalty)")
     parser.add_argument("--validation-percent", type=int, default=10,
                         help="share of train carved off as validation where a dataset "
                              "has no validation split (default 10)")
@@ -264,6 +267,9 @@ def main():
     args = parser.parse_args()
     if args.pretrain_steps is not None and not args.pretrain_on:
         parser.error("--pretrain-steps needs --pretrain-on DATASET")
+    if args.scale_factor is not None and not 0 < args.scale_factor <= 1:
+        parser.error(f"--scale-factor must be in (0, 1], got {args.scale_factor}; "
+                     "1.0 turns the size penalty off")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ["MUNET_TRACKING"] = "off"  # Measure the method, not the bookkeeping.
     from munet.data import catalog
@@ -272,7 +278,7 @@ def main():
 
     started = time.perf_counter()
     root, config = settings(args.quick, pretrained=bool(args.pretrain_on))
-    for key in ("rounds", "generations", "candidates", "steps", "batch_size"):
+    for key in ("rounds", "generations", "candidates", "steps", "batch_size", "scale_factor"):
         if getattr(args, key) is not None:
             config[key] = getattr(args, key)
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="munet-tfds-")

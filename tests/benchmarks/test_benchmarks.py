@@ -67,13 +67,21 @@ def test_quality_budget_rules():
         baseline_steps(config, "total")
 
 
+def test_quality_refuses_a_scale_factor_outside_its_range(tmp_path):
+    done = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "quality.py"),
+                           "--quick", "--scale-factor", "1.5"], capture_output=True, text=True)
+    assert done.returncode == 2  # Refused before any data is read or model built.
+    assert "--scale-factor must be in (0, 1], got 1.5" in done.stderr
+
+
 @pytest.mark.parametrize("pretrain", [(), ("--pretrain-on", "mnist_t10k",
                                              "--pretrain-steps", "20")])
 def test_quality_quick_on_one_task(tmp_path, tfds_dir, pretrain):
     # The pretrained run also takes the papers' budget rule, with 2 candidates.
     # The random-root run visits the task twice and carves a larger validation split.
     other = ("--seed", "2", "--candidates", "2", "--budget-rule", "lineage") if pretrain \
-        else ("--candidates", "1", "--rounds", "2", "--validation-percent", "20")
+        else ("--candidates", "1", "--rounds", "2", "--validation-percent", "20",
+              "--scale-factor", "0.95")
     out = run_benchmark("quality.py", tmp_path, "--tasks", "digits", "--data-dir", tfds_dir,
                         "--steps", "40", *pretrain, *other)
     result = json.loads((tmp_path / "quality-quick.json").read_text())
@@ -84,6 +92,7 @@ def test_quality_quick_on_one_task(tmp_path, tfds_dir, pretrain):
         assert "Same pretrained (mnist_t10k, 20 steps" in out
     else:
         assert result["root_pretraining"] is None and not result["root"]["locked"]
+        assert result["budget"]["scale_factor"] == 0.95 and "size penalty scale 0.95" in out
         assert "Same random-init root" in out
     figures = result["figures"]
     assert set(figures) == {"munet", "finetune", "scratch", "adapters"}
