@@ -46,6 +46,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import results  # noqa: E402
+from munet.evolution.hyperparameters import STATIC_VALUES  # noqa: E402
+
+MUTATION_PROBS = STATIC_VALUES["mutation_prob"]
 
 TASKS = ("fashion_mnist", "mnist", "animal_mnist", "digits")
 BUDGET_RULES = ("steps", "lineage")
@@ -158,6 +161,14 @@ def draws(seed):
     return run_id, 100 * seed, 1000 + 100 * seed
 
 
+def start_hparams(config):
+    """munet's starting hyperparameters for every task: the root's, but for the
+    mutation probability when config["mutation_prob"] is set."""
+    if config.get("mutation_prob") is None:
+        return None
+    return {"mutation_prob": config["mutation_prob"]}
+
+
 def run_munet(uri, specs, config, seed=0):
     """munet grows one system: the tasks are added in turn, then revisited round robin
     (config["rounds"] visits per task, the papers' task iterations), each visit
@@ -181,7 +192,8 @@ def run_munet(uri, specs, config, seed=0):
                            progress=lambda m: print(m, flush=True) if "committed" in m else None)
             if visit == 0:
                 summaries = chain.add_task(uri, task, task, splits=spec["splits"],
-                                           data_dir=spec["data_dir"], **options)
+                                           data_dir=spec["data_dir"],
+                                           start_hparams=start_hparams(config), **options)
             else:
                 summaries = chain.evolve_task(uri, task, **options)
             figures[task]["seconds"] += time.perf_counter() - start
@@ -202,6 +214,7 @@ def run_munet(uri, specs, config, seed=0):
             "accounted_params": manifest.accounted_params(model, task, users),
             "train_steps": munet_steps(config),
             "splits": manifest.tasks[task]["splits"],  # What munet selected on.
+            "hparams": model["hparams"],
         })
     return figures, report
 
@@ -212,6 +225,12 @@ def describe_root(pretraining):
     return (f"pretrained ({pretraining['dataset']}, {pretraining['steps']:,} steps, "
             f"{pretraining['seconds'] / 60:.1f} min, validation accuracy "
             f"{100 * pretraining['validation_accuracy']:.2f}%, not counted in the budget)")
+
+
+def describe_mutation_prob(config):
+    if config.get("mutation_prob") is None:
+        return ""
+    return f" but munet's mutation probability, starting at {config['mutation_prob']}"
 
 
 def describe_budget(config, budget_rule):
@@ -247,6 +266,10 @@ def main():
     parser.add_argument("--scale-factor", type=float,
                         help="munet's size penalty s in accuracy x s^(params/root params) "
                              "(default 0.98, the papers' mildest; 1.0: no penalty)")
+    parser.add_argument("--mutation-prob", type=float,
+                        help="munet's starting mutation probability mu, for every task "
+                             "(default: the root's, 0.1, as in muNet; one of "
+                             f"{', '.join(map(str, MUTATION_PROBS))})")
     parser.add_argument("--validation-percent", type=int, default=10,
                         help="share of train carved off as validation where a dataset "
                              "has no validation split (default 10)")
@@ -270,6 +293,10 @@ def main():
     if args.scale_factor is not None and not 0 < args.scale_factor <= 1:
         parser.error(f"--scale-factor must be in (0, 1], got {args.scale_factor}; "
                      "1.0 turns the size penalty off")
+    if args.mutation_prob is not None and args.mutation_prob not in MUTATION_PROBS:
+        parser.error(f"--mutation-prob must be one of {', '.join(map(str, MUTATION_PROBS))}, "
+                     f"got {args.mutation_prob}; it is a hyperparameter that mutates along "
+                     "that list")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ["MUNET_TRACKING"] = "off"  # Measure the method, not the bookkeeping.
     from munet.data import catalog
@@ -278,6 +305,7 @@ def main():
 
     started = time.perf_counter()
     root, config = settings(args.quick, pretrained=bool(args.pretrain_on))
+    config["mutation_prob"] = args.mutation_prob
     for key in ("rounds", "generations", "candidates", "steps", "batch_size", "scale_factor"):
         if getattr(args, key) is not None:
             config[key] = getattr(args, key)
@@ -362,7 +390,7 @@ def main():
         f"{describe_budget(config, args.budget_rule)}, size penalty scale "
         f"{config['scale_factor']}, batch {config['batch_size']}, every approach "
         f"starting from the root's hyperparameters ({start['optimizer']}, lr "
-        f"{start['lr']}), repeat {args.seed}. Test accuracy in %, params per task accounted "
+        f"{start['lr']}){describe_mutation_prob(config)}, repeat {args.seed}. Test accuracy in %, params per task accounted "
         f"(shared components split among the tasks using them).", "",
         "| approach | " + " | ".join(tasks) + " | mean | trainable params / task | accounted "
         "params / task | system params |",

@@ -72,6 +72,9 @@ def test_quality_refuses_a_scale_factor_outside_its_range(tmp_path):
                            "--quick", "--scale-factor", "1.5"], capture_output=True, text=True)
     assert done.returncode == 2  # Refused before any data is read or model built.
     assert "--scale-factor must be in (0, 1], got 1.5" in done.stderr
+    done = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "quality.py"),
+                           "--quick", "--mutation-prob", "0.5"], capture_output=True, text=True)
+    assert done.returncode == 2 and "--mutation-prob must be one of 0.1, 0.12" in done.stderr
 
 
 @pytest.mark.parametrize("pretrain", [(), ("--pretrain-on", "mnist_t10k",
@@ -79,7 +82,8 @@ def test_quality_refuses_a_scale_factor_outside_its_range(tmp_path):
 def test_quality_quick_on_one_task(tmp_path, tfds_dir, pretrain):
     # The pretrained run also takes the papers' budget rule, with 2 candidates.
     # The random-root run visits the task twice and carves a larger validation split.
-    other = ("--seed", "2", "--candidates", "2", "--budget-rule", "lineage") if pretrain \
+    other = ("--seed", "2", "--candidates", "2", "--budget-rule", "lineage",
+             "--mutation-prob", "0.3") if pretrain \
         else ("--candidates", "1", "--rounds", "2", "--validation-percent", "20",
               "--scale-factor", "0.95")
     out = run_benchmark("quality.py", tmp_path, "--tasks", "digits", "--data-dir", tfds_dir,
@@ -90,9 +94,15 @@ def test_quality_quick_on_one_task(tmp_path, tfds_dir, pretrain):
         assert result["root_pretraining"]["dataset"] == "mnist_t10k"
         assert result["root_pretraining"]["steps"] == 20 and result["root"]["locked"]
         assert "Same pretrained (mnist_t10k, 20 steps" in out
+        # munet's tasks start at mutation probability 0.3; a child may step it to 0.28.
+        assert result["budget"]["mutation_prob"] == 0.3
+        assert "mutation probability, starting at 0.3, repeat 2" in out
+        assert result["figures"]["munet"]["digits"]["hparams"]["mutation_prob"] >= 0.28
     else:
         assert result["root_pretraining"] is None and not result["root"]["locked"]
         assert result["budget"]["scale_factor"] == 0.95 and "size penalty scale 0.95" in out
+        assert result["budget"]["mutation_prob"] is None and "mutation probability" not in out
+        assert result["figures"]["munet"]["digits"]["hparams"]["mutation_prob"] < 0.2
         assert "Same random-init root" in out
     figures = result["figures"]
     assert set(figures) == {"munet", "finetune", "scratch", "adapters"}
