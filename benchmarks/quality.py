@@ -1,4 +1,4 @@
-"""Quality: the evolved munet system against the usual alternatives, on real offline
+r"""Quality: the evolved munet system against the usual alternatives, on real offline
 tasks, from the same root and with the same training budget per task.
 
   (a) munet: one system, tasks added in turn, each evolved for G generations of C

@@ -1,4 +1,4 @@
-"""Quality across runs: munet against full fine-tuning over several quality results.
+r"""Quality across runs: munet against full fine-tuning over several quality results.
 
 One quality run cannot resolve a 1-point effect: CPU rounding alone moves munet's mean
 test accuracy by more than a point. This script reads the JSON files that
