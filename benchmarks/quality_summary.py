@@ -23,9 +23,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import results  # noqa: E402
-
-TARGET_POINTS = 1.0  # munet's mean test accuracy at least fine-tuning's + 1 point,
-TARGET_SHARE = 0.5   # with at most half of fine-tuning's params per task.
+from benchmarks.quality import TARGET_POINTS, TARGET_SHARE  # noqa: E402
 
 
 def read_run(path):
@@ -33,25 +31,22 @@ def read_run(path):
     try:
         with open(path) as handle:
             data = json.load(handle)
-        figures = data["figures"]
-        tasks = data["tasks"]
-        points = 100 * (data["summary"]["munet"]["mean_test_accuracy"]
-                        - data["summary"]["finetune"]["mean_test_accuracy"])
-        share = data["munet_params_share_of_finetune"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
+        figures, summary = data["figures"], data["summary"]
+        per_task = {task: 100 * (figures["munet"][task]["test_accuracy"]
+                                 - figures["finetune"][task]["test_accuracy"])
+                    for task in data["tasks"]}
+        return {"name": os.path.splitext(os.path.basename(path))[0], "seed": data.get("seed"),
+                "machine": data["machine"].split(",")[0], "minutes": data["seconds"] / 60,
+                "munet": 100 * summary["munet"]["mean_test_accuracy"],
+                "finetune": 100 * summary["finetune"]["mean_test_accuracy"],
+                "points": data["munet_minus_finetune_points"],
+                "share": data["munet_params_share_of_finetune"], "per_task": per_task,
+                "target_met": data["target_met"]}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise SystemExit(
             f"{path}: not a quality result ({type(error).__name__}: {error}); expected a "
             "JSON file written by benchmarks/quality.py. Fix: pass such files, e.g. "
             "docs/benchmarks/quality_pretrained_lineage_b128.json.")
-    per_task = {task: 100 * (figures["munet"][task]["test_accuracy"]
-                             - figures["finetune"][task]["test_accuracy"])
-                for task in tasks}
-    return {"name": os.path.splitext(os.path.basename(path))[0], "seed": data.get("seed"),
-            "machine": data["machine"].split(",")[0], "minutes": data["seconds"] / 60,
-            "munet": 100 * data["summary"]["munet"]["mean_test_accuracy"],
-            "finetune": 100 * data["summary"]["finetune"]["mean_test_accuracy"],
-            "points": points, "share": share, "per_task": per_task,
-            "target_met": points >= TARGET_POINTS and share <= TARGET_SHARE}
 
 
 def spread(values):
