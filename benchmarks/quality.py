@@ -46,9 +46,10 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import results  # noqa: E402
-from munet.evolution.hyperparameters import STATIC_VALUES  # noqa: E402
+from munet.errors import InvalidInputError  # noqa: E402
+from munet.evolution.hyperparameters import (STATIC_DEFAULTS, STATIC_VALUES,  # noqa: E402
+                                             check_start_hparams)
 
-MUTATION_PROBS = STATIC_VALUES["mutation_prob"]
 TARGET_POINTS = 1.0  # munet's mean test accuracy at least fine-tuning's + 1 point,
 TARGET_SHARE = 0.5   # with at most half of fine-tuning's params per task.
 
@@ -270,8 +271,9 @@ def main():
                              "(default 0.98, the papers' mildest; 1.0: no penalty)")
     parser.add_argument("--mutation-prob", type=float,
                         help="munet's starting mutation probability mu, for every task "
-                             "(default: the root's, 0.1, as in muNet; one of "
-                             f"{', '.join(map(str, MUTATION_PROBS))})")
+                             f"(default: the root's, {STATIC_DEFAULTS['mutation_prob']}, as "
+                             "in muNet; one of "
+                             f"{', '.join(map(str, STATIC_VALUES['mutation_prob']))})")
     parser.add_argument("--validation-percent", type=int, default=10,
                         help="share of train carved off as validation where a dataset "
                              "has no validation split (default 10)")
@@ -295,10 +297,6 @@ def main():
     if args.scale_factor is not None and not 0 < args.scale_factor <= 1:
         parser.error(f"--scale-factor must be in (0, 1], got {args.scale_factor}; "
                      "1.0 turns the size penalty off")
-    if args.mutation_prob is not None and args.mutation_prob not in MUTATION_PROBS:
-        parser.error(f"--mutation-prob must be one of {', '.join(map(str, MUTATION_PROBS))}, "
-                     f"got {args.mutation_prob}; it is a hyperparameter that mutates along "
-                     "that list")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ["MUNET_TRACKING"] = "off"  # Measure the method, not the bookkeeping.
     from munet.data import catalog
@@ -307,7 +305,13 @@ def main():
 
     started = time.perf_counter()
     root, config = settings(args.quick, pretrained=bool(args.pretrain_on))
-    config["mutation_prob"] = args.mutation_prob
+    config["mutation_prob"] = None
+    if args.mutation_prob is not None:  # munet's own check of a task's starting value.
+        try:
+            config["mutation_prob"] = check_start_hparams(
+                {"mutation_prob": args.mutation_prob}, dataclasses.asdict(root))["mutation_prob"]
+        except InvalidInputError as error:
+            parser.error(f"--mutation-prob: {error}")
     for key in ("rounds", "generations", "candidates", "steps", "batch_size", "scale_factor"):
         if getattr(args, key) is not None:
             config[key] = getattr(args, key)
@@ -392,8 +396,9 @@ def main():
         f"{describe_budget(config, args.budget_rule)}, size penalty scale "
         f"{config['scale_factor']}, batch {config['batch_size']}, every approach "
         f"starting from the root's hyperparameters ({start['optimizer']}, lr "
-        f"{start['lr']}){describe_mutation_prob(config)}, repeat {args.seed}. Test accuracy in %, params per task accounted "
-        f"(shared components split among the tasks using them).", "",
+        f"{start['lr']}){describe_mutation_prob(config)}, repeat {args.seed}. Test "
+        f"accuracy in %, params per task accounted (shared components split among the "
+        f"tasks using them).", "",
         "| approach | " + " | ".join(tasks) + " | mean | trainable params / task | accounted "
         "params / task | system params |",
         "|---|" + "---|" * (len(tasks) + 4)]

@@ -35,7 +35,8 @@ def read_run(path):
         per_task = {task: 100 * (figures["munet"][task]["test_accuracy"]
                                  - figures["finetune"][task]["test_accuracy"])
                     for task in data["tasks"]}
-        return {"name": os.path.splitext(os.path.basename(path))[0], "seed": data.get("seed"),
+        # Results from before --seed existed were all repeat 0.
+        return {"name": os.path.splitext(os.path.basename(path))[0], "seed": data.get("seed", 0),
                 "machine": data["machine"].split(",")[0], "minutes": data["seconds"] / 60,
                 "munet": 100 * summary["munet"]["mean_test_accuracy"],
                 "finetune": 100 * summary["finetune"]["mean_test_accuracy"],
@@ -51,7 +52,7 @@ def read_run(path):
 
 def spread(values):
     return {"mean": statistics.fmean(values), "min": min(values), "max": max(values),
-            "sd": statistics.stdev(values) if len(values) > 1 else 0.0}
+            "sd": statistics.stdev(values) if len(values) > 1 else 0.0, "runs": len(values)}
 
 
 def summarise(runs):
@@ -81,10 +82,11 @@ def markdown(runs, summary):
               f"{points['max']:+.2f}), at {share['mean']:.0%} of fine-tuning's params per "
               f"task (from {share['min']:.0%} to {share['max']:.0%}). Runs meeting the "
               f"target: {summary['runs_meeting_target']} of {len(runs)}.", "",
-              "| task | mean points | sd | min | max |", "|---|---|---|---|---|"]
+              "| task | runs | mean points | sd | min | max |", "|---|---|---|---|---|---|"]
     for task, task_points in summary["per_task_points"].items():
-        lines.append(f"| {task} | {task_points['mean']:+.2f} | {task_points['sd']:.2f} | "
-                     f"{task_points['min']:+.2f} | {task_points['max']:+.2f} |")
+        lines.append(f"| {task} | {task_points['runs']} | {task_points['mean']:+.2f} | "
+                     f"{task_points['sd']:.2f} | {task_points['min']:+.2f} | "
+                     f"{task_points['max']:+.2f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -101,7 +103,7 @@ def plot(runs):
         axes.annotate(run["name"][len(prefix):] or run["name"], (x, y), fontsize=6,
                       xytext=(3, 3), textcoords="offset points")
     axes.axhline(0, color="grey", linewidth=0.8)
-    axes.set_xlim(0, 100)
+    axes.set_xlim(0, max([100.0] + [share + 5 for share in shares]))
     axes.set_ylim(low, high)
     axes.set_xlabel("munet params per task, % of fine-tuning's")
     axes.set_ylabel("munet minus fine-tuning, mean test accuracy (points)")

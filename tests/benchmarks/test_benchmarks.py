@@ -74,7 +74,9 @@ def test_quality_refuses_a_scale_factor_outside_its_range(tmp_path):
     assert "--scale-factor must be in (0, 1], got 1.5" in done.stderr
     done = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "quality.py"),
                            "--quick", "--mutation-prob", "0.5"], capture_output=True, text=True)
-    assert done.returncode == 2 and "--mutation-prob must be one of 0.1, 0.12" in done.stderr
+    assert done.returncode == 2 and "--mutation-prob: Hyperparameter 'mutation_prob' cannot " \
+        "start at 0.5; expected one of [0.1, 0.12" in done.stderr
+    assert "Fix: pick a value from that list" in done.stderr
 
 
 @pytest.mark.parametrize("pretrain", [(), ("--pretrain-on", "mnist_t10k",
