@@ -1,4 +1,7 @@
-"""The five stages chained in-process: what `munet add-task` and `munet improve` run.
+"""The five stages chained from one process: what `munet add-task` and `munet improve`
+run. Ingestion, generation and commit run here; each candidate is trained and
+evaluated in a worker process that is replaced every few candidates (stages/worker.py
+says why).
 
 The Airflow DAGs chain the very same stage functions (through components/), one
 task per stage and one mapped task per candidate.
@@ -8,10 +11,9 @@ import time
 import uuid
 
 from munet.stages.commit import commit_generation
-from munet.stages.evaluate import evaluate_candidate
 from munet.stages.generate import Budget, generate_candidates
 from munet.stages.ingest import ingest_task
-from munet.stages.train import train_candidate
+from munet.stages.worker import DEFAULT_CANDIDATES_PER_PROCESS, CandidateWorker
 
 
 def _say(progress, message):
@@ -20,9 +22,20 @@ def _say(progress, message):
 
 
 def evolve_task(system_uri, task, generations=1, budget=None, seed=0, run_id=None,
-                accelerator="auto", progress=None, author=None):
-    """Runs `generations` generations for an ingested task; returns commit summaries."""
-    budget = budget or Budget()
+                accelerator="auto", progress=None, author=None,
+                candidates_per_process=DEFAULT_CANDIDATES_PER_PROCESS):
+    """Runs `generations` generations for an ingested task; returns commit summaries.
+
+    Candidates train in a worker process replaced after `candidates_per_process` of
+    them (0: in this process).
+    """
+    with CandidateWorker(candidates_per_process, progress) as worker:
+        return _evolve(system_uri, task, generations, budget or Budget(), seed, run_id,
+                       accelerator, progress, author, worker)
+
+
+def _evolve(system_uri, task, generations, budget, seed, run_id, accelerator, progress, author,
+            worker):
     run_id = run_id or time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     summaries = []
     for index in range(generations):
@@ -33,8 +46,7 @@ def evolve_task(system_uri, task, generations=1, budget=None, seed=0, run_id=Non
         for number, candidate_id in enumerate(candidates, start=1):
             _say(progress, f"[{task}] candidate {number}/{len(candidates)}: {candidate_id}")
             try:
-                result = train_candidate(system_uri, candidate_id, accelerator, progress)
-                evaluation = evaluate_candidate(system_uri, candidate_id)
+                result, evaluation = worker.run(system_uri, candidate_id, accelerator)
             except Exception as error:  # One failed candidate does not fail the generation.
                 _say(progress, f"[{task}]   failed: {type(error).__name__}: {error}")
                 failures.append(error)
@@ -63,11 +75,11 @@ def evolve_task(system_uri, task, generations=1, budget=None, seed=0, run_id=Non
 
 def add_task(system_uri, task, dataset, splits=None, data_dir=None, generations=1, budget=None,
              seed=0, run_id=None, accelerator="auto", progress=None, author=None,
-             start_hparams=None):
+             start_hparams=None, candidates_per_process=DEFAULT_CANDIDATES_PER_PROCESS):
     spec = ingest_task(system_uri, task, dataset, splits, data_dir, start_hparams)
     _say(progress, f"[{task}] ingested {dataset}: {spec['num_examples']}")
     return evolve_task(system_uri, task, generations, budget, seed, run_id, accelerator,
-                       progress, author)
+                       progress, author, candidates_per_process)
 
 
 def tasks_to_improve(system_uri, max_tasks=1):
