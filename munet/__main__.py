@@ -2,4 +2,5 @@ import sys
 
 from munet.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # Candidate workers are spawned: they must not run the CLI.
+    sys.exit(main())
