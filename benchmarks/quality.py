@@ -124,15 +124,16 @@ def baseline_steps(config, budget_rule):
     return munet_steps(config)
 
 
-def train_baseline(store, manifest, mode, spec, config, budget_steps, seed):
+def train_baseline(store, manifest, mode, spec, config, budget_steps, seed, hparams=None):
     """One per-task model of approach (b), (c) or (d), trained for `budget_steps` in
-    validation intervals of config["steps"]; returns its figures."""
+    validation intervals of config["steps"] with the root's hyperparameters (or
+    `hparams`); returns its figures."""
     from munet.data import pipeline
     from munet.evolution import hyperparameters
     from munet.model.assembly import build_model
     from munet.training import trainer
 
-    hparams = hyperparameters.root_hparams(manifest.root)
+    hparams = hparams or hyperparameters.root_hparams(manifest.root)
     parts = root_parts(store, manifest, mode, spec["num_classes"], hparams, seed)
     model, layers = build_model(parts, hparams["image_size"], name=f"{mode}_{spec['tfds_name']}")
     trainable = {p.slot: layers[p.slot] for p in parts if p.trainable}
@@ -151,6 +152,7 @@ def train_baseline(store, manifest, mode, spec, config, budget_steps, seed):
     own = sum(layers[s].count_params() for s in trainable)
     return {"test_accuracy": test_accuracy,
             "validation_accuracy": outcome["best_validation_accuracy"],
+            "validation_curve": outcome["validation_curve"],
             "trainable_params": own, "path_params": model.count_params(),
             "train_steps": budget_steps, "seconds": time.perf_counter() - start}
 

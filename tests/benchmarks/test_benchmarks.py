@@ -43,6 +43,24 @@ def test_scale_quick(tmp_path):
     assert (tmp_path / "scale-quick.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_restarts_quick(tmp_path, tfds_dir):
+    out = run_benchmark("restarts.py", tmp_path, "--data-dir", tfds_dir)
+    result = json.loads((tmp_path / "restarts-quick.json").read_text())
+    assert [(r["repeat"], r["schedule"]) for r in result["rows"]] == [
+        (0, "cosine"), (0, "restarts"), (1, "cosine"), (1, "restarts")]
+    assert all(len(r["validation_curve"]) == 3 and 0.1 < r["test_accuracy"] <= 1
+               for r in result["rows"])
+    # Within a repeat only the schedule differs, and it changes the training.
+    rows = result["rows"]
+    assert rows[0]["validation_curve"] != rows[1]["validation_curve"]
+    assert rows[2]["validation_curve"] != rows[3]["validation_curve"]
+    means = result["mean_test_accuracy"]
+    assert result["restart_cost_points"] == pytest.approx(
+        100 * (means["cosine"] - means["restarts"]))
+    assert "restarting costs" in out
+    assert (tmp_path / "restarts-quick.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_quality_repeats_draw_anew_and_repeat_zero_is_the_published_run():
     from benchmarks.quality import draws
 
