@@ -40,13 +40,18 @@ def _send(message):
     _messages.put(message)
 
 
-def _train_and_evaluate(system_uri, candidate_id, accelerator, with_progress):
+def train_and_evaluate(system_uri, candidate_id, accelerator="auto", progress=None):
+    """Trains then evaluates one candidate in this process; returns (result, evaluation)."""
     from munet.stages.evaluate import evaluate_candidate
     from munet.stages.train import train_candidate
 
-    result = train_candidate(system_uri, candidate_id, accelerator,
-                             _send if with_progress else None)
+    result = train_candidate(system_uri, candidate_id, accelerator, progress)
     return result, evaluate_candidate(system_uri, candidate_id)
+
+
+def _in_worker(system_uri, candidate_id, accelerator, with_progress):
+    return train_and_evaluate(system_uri, candidate_id, accelerator,
+                              _send if with_progress else None)
 
 
 class CandidateWorker:
@@ -89,7 +94,7 @@ class CandidateWorker:
     def run(self, system_uri, candidate_id, accelerator="auto"):
         """Trains then evaluates one candidate; returns (result, evaluation)."""
         if self.candidates_per_process == 0:
-            return self._run_here(system_uri, candidate_id, accelerator)
+            return train_and_evaluate(system_uri, candidate_id, accelerator, self.progress)
         if self._pool is None:
             self._messages = self._context.SimpleQueue()
             self._pool = concurrent.futures.ProcessPoolExecutor(
@@ -97,7 +102,7 @@ class CandidateWorker:
                 max_tasks_per_child=self.candidates_per_process,
                 initializer=_start_worker, initargs=(self._messages,))
         try:
-            future = self._pool.submit(_train_and_evaluate, system_uri, candidate_id,
+            future = self._pool.submit(_in_worker, system_uri, candidate_id,
                                        accelerator, self.progress is not None)
             while True:
                 try:
@@ -116,13 +121,6 @@ class CandidateWorker:
         finally:
             self._relay_messages()
         return outcome
-
-    def _run_here(self, system_uri, candidate_id, accelerator):
-        from munet.stages.evaluate import evaluate_candidate
-        from munet.stages.train import train_candidate
-
-        result = train_candidate(system_uri, candidate_id, accelerator, self.progress)
-        return result, evaluate_candidate(system_uri, candidate_id)
 
     def _relay_messages(self):
         # SimpleQueue.put writes to the pipe before the worker returns, so every message
