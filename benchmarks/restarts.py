@@ -36,7 +36,7 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smallest setting (tests)")
     parser.add_argument("--task", help="default fashion_mnist (digits with --quick)")
-    parser.add_argument("--steps", type=int, default=None,
+    parser.add_argument("--steps", type=int,
                         help="steps per validation interval and per restart cycle "
                              "(default 500; 30 with --quick)")
     parser.add_argument("--validations", type=int, default=3,

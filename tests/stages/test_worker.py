@@ -84,7 +84,7 @@ def test_a_killed_worker_fails_its_candidate_only_and_the_next_one_trains(tmp_pa
 
     def kill_the_worker_before_the_second_candidate(message):
         messages.append(message)
-        if message.endswith(("candidate 2/3: digits-worker-g00-c01")):
+        if message.endswith("candidate 2/3: digits-worker-g00-c01"):
             for child in multiprocessing.active_children():
                 os.kill(child.pid, signal.SIGKILL)
                 killed.append(child.pid)
