@@ -61,6 +61,27 @@ def test_restarts_quick(tmp_path, tfds_dir):
     assert (tmp_path / "restarts-quick.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_frozen_quick(tmp_path, tfds_dir):
+    out = run_benchmark("frozen.py", tmp_path, "--data-dir", tfds_dir)
+    result = json.loads((tmp_path / "frozen-quick.json").read_text())
+    names = ["all", "top 2", "top 1", "head"]  # The quick root has 2 blocks.
+    assert [(r["repeat"], r["setting"]) for r in result["rows"]] == [
+        (repeat, name) for repeat in (0, 1) for name in names]
+    assert result["rows"][0]["frozen_slots"] == []
+    assert result["rows"][3]["frozen_slots"] == [
+        "patch_embedding", "position_embedding", "encoder_block_0", "encoder_block_1"]
+    trainable = [result["trainable_params"][name] for name in names]
+    assert trainable == sorted(trainable, reverse=True) and len(set(trainable)) == 4
+    # Within a repeat the same data order and head: freezing is what changes training.
+    curves = [r["validation_curve"] for r in result["rows"][:4]]
+    assert len({tuple(c) for c in curves}) == 4
+    means = result["mean_test_accuracy"]
+    assert result["cost_points"]["head"] == pytest.approx(100 * (means["all"] - means["head"]))
+    assert result["cost_points"]["all"] == 0
+    assert "| top 1 |" in out
+    assert (tmp_path / "frozen-quick.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_quality_repeats_draw_anew_and_repeat_zero_is_the_published_run():
     from benchmarks.quality import draws
 

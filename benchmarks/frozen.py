@@ -1,0 +1,139 @@
+r"""Frozen layers: what leaving the pretrained root's lower components frozen costs.
+
+A munet task trains clones of some root components and shares the others frozen: at
+mutation probability 0.1 a lineage of 6 generations has cloned each encoder block
+with probability 1 - 0.9^6 = 47%, and the patch and position embeddings as often.
+Full fine-tuning in the quality benchmark trains all of them. To tell how much of
+munet's gap on a task comes from what it leaves frozen, this fine-tunes the same
+pretrained root on one task with everything else the quality benchmark's
+fine-tuning uses, but only part of it trainable:
+  all        every component (the quality benchmark's fine-tuning);
+  top k      the top k encoder blocks, the final norm and the head; the patch and
+             position embeddings and the lower blocks stay frozen (k = depth .. 1);
+  head       the final norm and the head only.
+The settings run alternately within each repeat, so a slow spell hits them all; each
+repeat draws the data order and the head anew (the quality benchmark's fine-tuning
+seeds, so repeat 0 of "all" is its run bit for bit).
+
+    .venv/bin/python benchmarks/frozen.py           # fashion_mnist: about 15 minutes
+    .venv/bin/python benchmarks/frozen.py --quick   # about 1 minute
+
+Writes docs/benchmarks/<name>.{json,md,png} (default name frozen; or --output-dir).
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks import results  # noqa: E402
+from benchmarks.quality import draws, settings, train_baseline  # noqa: E402
+
+EMBEDDINGS = ("patch_embedding", "position_embedding")
+
+
+def frozen_settings(depth):
+    """[(name, frozen root slots)]: all trainable, then the top `depth` .. 1 blocks, then
+    the head alone (the final norm and the head stay trainable in every setting)."""
+    blocks = [f"encoder_block_{i}" for i in range(depth)]
+    rows = [("all", ())]
+    for top in range(depth, 0, -1):
+        rows.append((f"top {top}", EMBEDDINGS + tuple(blocks[:depth - top])))
+    rows.append(("head", EMBEDDINGS + tuple(blocks)))
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smallest setting (tests)")
+    parser.add_argument("--task", help="default fashion_mnist (digits with --quick)")
+    parser.add_argument("--steps", type=int,
+                        help="steps per validation interval (default 500; 30 with --quick)")
+    parser.add_argument("--validations", type=int, default=3,
+                        help="validation intervals (default 3)")
+    parser.add_argument("--batch-size", type=int, help="default 128 (32 with --quick)")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--pretrain-on", default="mnist_t10k", metavar="DATASET")
+    parser.add_argument("--name", default="frozen")
+    parser.add_argument("--output-dir", default=results.DEFAULT_OUTPUT)
+    parser.add_argument("--data-dir", default=os.environ.get("MUNET_TFDS_DATA_DIR"))
+    args = parser.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ["MUNET_TRACKING"] = "off"
+    from munet.data import catalog
+    from munet.store.repository import SystemStore
+    from munet.system import init_system
+    from munet.training.pretrain import DEFAULT_STEPS, pretrain_root
+
+    started = time.perf_counter()
+    root, config = settings(args.quick, pretrained=True)
+    task = args.task or ("digits" if args.quick else "fashion_mnist")
+    config["steps"] = args.steps or (30 if args.quick else 500)
+    config["batch_size"] = args.batch_size or (32 if args.quick else 128)
+    data_dir = args.data_dir or tempfile.mkdtemp(prefix="munet-tfds-")
+    spec = catalog.prepare(task, data_dir)
+    spec["splits"] = catalog.resolve_splits(spec, carve_percent=10)
+    weights, pretraining = pretrain_root(root, args.pretrain_on,
+                                         30 if args.quick else DEFAULT_STEPS, data_dir=data_dir)
+    uri = tempfile.mkdtemp(prefix="munet-frozen-")
+    init_system(uri, root, root_weights=weights, pretraining=pretraining)
+    store = SystemStore(uri)
+    manifest = store.load()
+    steps = config["steps"] * args.validations
+    names = [name for name, _ in frozen_settings(root.depth)]
+    rows = []
+    for repeat in range(args.repeats):
+        for name, frozen in frozen_settings(root.depth):
+            row = train_baseline(store, manifest, "finetune", spec, config, steps,
+                                 seed=draws(repeat)[2], frozen_slots=frozen)
+            rows.append(dict(row, repeat=repeat, setting=name, frozen_slots=list(frozen)))
+            print(f"repeat {repeat} {name}: test {row['test_accuracy']:.4f}, trainable "
+                  f"{row['trainable_params']:,}, validation {row['validation_curve']}",
+                  flush=True)
+    means = {n: sum(r["test_accuracy"] for r in rows if r["setting"] == n) / args.repeats
+             for n in names}
+    trainable = {n: next(r["trainable_params"] for r in rows if r["setting"] == n)
+                 for n in names}
+    costs = {n: 100 * (means["all"] - means[n]) for n in names}
+    result = {"setting": "quick" if args.quick else "default", "task": task,
+              "root_pretraining": pretraining, "steps": steps,
+              "batch_size": config["batch_size"], "rows": rows,
+              "mean_test_accuracy": means, "trainable_params": trainable,
+              "cost_points": costs, "seconds": time.perf_counter() - started}
+    lines = [f"# Frozen layers: fine-tuning {task} with only part of the pretrained root "
+             "trainable", "",
+             f"The root pretrained on {args.pretrain_on} ({pretraining['steps']:,} steps, "
+             f"depth {root.depth}), {steps:,} steps of batch {config['batch_size']}, the "
+             f"root's hyperparameters, the best of {args.validations} validations kept, "
+             f"{args.repeats} repeats. 'top k': the top k encoder blocks, the final norm "
+             "and the head trainable, the embeddings and lower blocks frozen. "
+             "Accuracy in %.", "",
+             "| setting | trainable params | test accuracy by repeat | mean | "
+             "cost against all (points) |", "|---|---|---|---|---|"]
+    for name in names:
+        tests = ", ".join(f"{100 * r['test_accuracy']:.2f}" for r in rows
+                          if r["setting"] == name)
+        lines.append(f"| {name} | {trainable[name]:,} | {tests} | "
+                     f"{100 * means[name]:.2f} | {costs[name]:+.2f} |")
+    lines += ["", f"Wall time {result['seconds'] / 60:.1f} min."]
+    markdown = "\n".join(lines) + "\n"
+    print(markdown)
+    figure, axes = results.subplots(figsize=(6, 4))
+    for repeat in range(args.repeats):
+        picked = [r for r in rows if r["repeat"] == repeat]
+        axes.plot([r["trainable_params"] for r in picked],
+                  [100 * r["test_accuracy"] for r in picked], "o-", label=f"repeat {repeat}")
+    axes.set_xscale("log")
+    axes.set_xlabel("trainable params (log)")
+    axes.set_ylabel(f"{task} test accuracy (%)")
+    axes.legend()
+    results.write_with_plot(args.name, args.quick, result, markdown, args.output_dir, figure)
+    return result
+
+
+if __name__ == "__main__":
+    main()
