@@ -10,12 +10,15 @@ fine-tuning uses, but only part of it trainable:
   all        every component (the quality benchmark's fine-tuning);
   top k      the top k encoder blocks, the final norm and the head; the patch and
              position embeddings and the lower blocks stay frozen (k = depth .. 1);
-  head       the final norm and the head only.
+  head       the final norm and the head only;
+  adapters   a zero-initialised residual adapter before every frozen block (the
+             quality benchmark's approach (d), but for the final norm, which trains);
+  adapters + embeddings   the same with the patch and position embeddings trainable.
 The settings run alternately within each repeat, so a slow spell hits them all; each
 repeat draws the data order and the head anew (the quality benchmark's fine-tuning
 seeds, so repeat 0 of "all" is its run bit for bit).
 
-    .venv/bin/python benchmarks/frozen.py           # fashion_mnist: about 15 minutes
+    .venv/bin/python benchmarks/frozen.py           # fashion_mnist: about 22 minutes
     .venv/bin/python benchmarks/frozen.py --quick   # about 1 minute
 
 Writes docs/benchmarks/<name>.{json,md,png} (default name frozen; or --output-dir).
@@ -36,13 +39,16 @@ EMBEDDINGS = ("patch_embedding", "position_embedding")
 
 
 def frozen_settings(depth):
-    """[(name, frozen root slots)]: all trainable, then the top `depth` .. 1 blocks, then
-    the head alone (the final norm and the head stay trainable in every setting)."""
+    """[(name, mode, trainable root slots)]: all trainable; the top `depth` .. 1 blocks;
+    the head alone; a residual adapter before every frozen block, with the embeddings
+    frozen or trainable. The final norm and the head train in every setting."""
     blocks = [f"encoder_block_{i}" for i in range(depth)]
-    rows = [("all", ())]
+    rows = [("all", "finetune", EMBEDDINGS + tuple(blocks) + ("final_norm",))]
     for top in range(depth, 0, -1):
-        rows.append((f"top {top}", EMBEDDINGS + tuple(blocks[:depth - top])))
-    rows.append(("head", EMBEDDINGS + tuple(blocks)))
+        rows.append((f"top {top}", "finetune", tuple(blocks[depth - top:]) + ("final_norm",)))
+    rows.append(("head", "finetune", ("final_norm",)))
+    rows.append(("adapters", "adapters", ("final_norm",)))
+    rows.append(("adapters + embeddings", "adapters", EMBEDDINGS + ("final_norm",)))
     return rows
 
 
@@ -65,6 +71,7 @@ def main():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ["MUNET_TRACKING"] = "off"
     from munet.data import catalog
+    from munet.evolution.hyperparameters import STATIC_DEFAULTS
     from munet.store.repository import SystemStore
     from munet.system import init_system
     from munet.training.pretrain import DEFAULT_STEPS, pretrain_root
@@ -84,13 +91,13 @@ def main():
     store = SystemStore(uri)
     manifest = store.load()
     steps = config["steps"] * args.validations
-    names = [name for name, _ in frozen_settings(root.depth)]
+    names = [name for name, _, _ in frozen_settings(root.depth)]
     rows = []
     for repeat in range(args.repeats):
-        for name, frozen in frozen_settings(root.depth):
-            row = train_baseline(store, manifest, "finetune", spec, config, steps,
-                                 seed=draws(repeat)[2], frozen_slots=frozen)
-            rows.append(dict(row, repeat=repeat, setting=name, frozen_slots=list(frozen)))
+        for name, mode, trained in frozen_settings(root.depth):
+            row = train_baseline(store, manifest, mode, spec, config, steps,
+                                 seed=draws(repeat)[2], trainable_slots=trained)
+            rows.append(dict(row, repeat=repeat, setting=name, trainable_root_slots=list(trained)))
             print(f"repeat {repeat} {name}: test {row['test_accuracy']:.4f}, trainable "
                   f"{row['trainable_params']:,}, validation {row['validation_curve']}",
                   flush=True)
@@ -109,9 +116,11 @@ def main():
              f"The root pretrained on {args.pretrain_on} ({pretraining['steps']:,} steps, "
              f"depth {root.depth}), {steps:,} steps of batch {config['batch_size']}, the "
              f"root's hyperparameters, the best of {args.validations} validations kept, "
-             f"{args.repeats} repeats. 'top k': the top k encoder blocks, the final norm "
-             "and the head trainable, the embeddings and lower blocks frozen. "
-             "Accuracy in %.", "",
+             f"{args.repeats} repeats. The final norm and the head train in every setting; "
+             "'top k': the top k encoder blocks too, the embeddings and lower blocks "
+             "frozen; 'adapters': a residual adapter (dim "
+             f"{STATIC_DEFAULTS['adapter_dim']}) before every frozen block. Accuracy in %.",
+             "",
              "| setting | trainable params | test accuracy by repeat | mean | "
              "cost against all (points) |", "|---|---|---|---|---|"]
     for name in names:
@@ -125,8 +134,10 @@ def main():
     figure, axes = results.subplots(figsize=(6, 4))
     for repeat in range(args.repeats):
         picked = [r for r in rows if r["repeat"] == repeat]
-        axes.plot([r["trainable_params"] for r in picked],
-                  [100 * r["test_accuracy"] for r in picked], "o-", label=f"repeat {repeat}")
+        axes.scatter([r["trainable_params"] for r in picked],
+                     [100 * r["test_accuracy"] for r in picked], s=40, label=f"repeat {repeat}")
+    for name in names:
+        axes.annotate(name, (trainable[name], 100 * means[name]), fontsize=7)
     axes.set_xscale("log")
     axes.set_xlabel("trainable params (log)")
     axes.set_ylabel(f"{task} test accuracy (%)")

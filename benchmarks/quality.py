@@ -78,9 +78,10 @@ def settings(quick, pretrained):
                                                scale_factor=0.98)
 
 
-def root_parts(store, manifest, mode, num_classes, hparams, seed, frozen_slots=()):
-    """The parts of a plain per-task model: the root's path plus a head; the root's
-    slots named in `frozen_slots` stay frozen whatever the mode."""
+def root_parts(store, manifest, mode, num_classes, hparams, seed, trainable_slots=None):
+    """The parts of a plain per-task model: the root's path plus a head (and adapters).
+    The root's slots named in `trainable_slots` train, the others stay frozen; None
+    means the mode's own choice (all of them but for the adapters)."""
     from munet.model.assembly import Part, fresh_weights
     from munet.model.paths import load_component
     from munet.store.manifest import slot_order
@@ -95,7 +96,10 @@ def root_parts(store, manifest, mode, num_classes, hparams, seed, frozen_slots=(
                                     hparams["image_size"])
         else:
             weights = load_component(store, manifest, cid)
-        trainable = mode in ("finetune", "scratch") and slot not in frozen_slots
+        if trainable_slots is None:
+            trainable = mode in ("finetune", "scratch")
+        else:
+            trainable = slot in trainable_slots
         if mode == "adapters" and record["kind"] == "encoder_block":
             config = {"width": record["config"]["width"], "adapter_dim": hparams["adapter_dim"]}
             number = slot.rsplit("_", 1)[1]
@@ -126,17 +130,18 @@ def baseline_steps(config, budget_rule):
 
 
 def train_baseline(store, manifest, mode, spec, config, budget_steps, seed, hparams=None,
-                   frozen_slots=()):
+                   trainable_slots=None):
     """One per-task model of approach (b), (c) or (d), trained for `budget_steps` in
     validation intervals of config["steps"] with the root's hyperparameters (or
-    `hparams`), the root's `frozen_slots` left frozen; returns its figures."""
+    `hparams`) and the root's `trainable_slots` (see root_parts); returns its figures."""
     from munet.data import pipeline
     from munet.evolution import hyperparameters
     from munet.model.assembly import build_model
     from munet.training import trainer
 
     hparams = hparams or hyperparameters.root_hparams(manifest.root)
-    parts = root_parts(store, manifest, mode, spec["num_classes"], hparams, seed, frozen_slots)
+    parts = root_parts(store, manifest, mode, spec["num_classes"], hparams, seed,
+                       trainable_slots)
     model, layers = build_model(parts, hparams["image_size"], name=f"{mode}_{spec['tfds_name']}")
     trainable = {p.slot: layers[p.slot] for p in parts if p.trainable}
     train = pipeline.training_input(spec, spec["splits"]["train"], hparams,

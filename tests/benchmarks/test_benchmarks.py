@@ -64,17 +64,18 @@ def test_restarts_quick(tmp_path, tfds_dir):
 def test_frozen_quick(tmp_path, tfds_dir):
     out = run_benchmark("frozen.py", tmp_path, "--data-dir", tfds_dir)
     result = json.loads((tmp_path / "frozen-quick.json").read_text())
-    names = ["all", "top 2", "top 1", "head"]  # The quick root has 2 blocks.
+    # The quick root has 2 blocks.
+    names = ["all", "top 2", "top 1", "head", "adapters", "adapters + embeddings"]
     assert [(r["repeat"], r["setting"]) for r in result["rows"]] == [
         (repeat, name) for repeat in (0, 1) for name in names]
-    assert result["rows"][0]["frozen_slots"] == []
-    assert result["rows"][3]["frozen_slots"] == [
-        "patch_embedding", "position_embedding", "encoder_block_0", "encoder_block_1"]
-    trainable = [result["trainable_params"][name] for name in names]
+    assert result["rows"][2]["trainable_root_slots"] == ["encoder_block_1", "final_norm"]
+    trainable = [result["trainable_params"][name] for name in names[:4]]
     assert trainable == sorted(trainable, reverse=True) and len(set(trainable)) == 4
+    head, adapters, embeddings = (result["trainable_params"][name] for name in names[3:])
+    assert head < adapters < embeddings
     # Within a repeat the same data order and head: freezing is what changes training.
-    curves = [r["validation_curve"] for r in result["rows"][:4]]
-    assert len({tuple(c) for c in curves}) == 4
+    curves = [r["validation_curve"] for r in result["rows"][:6]]
+    assert len({tuple(c) for c in curves}) == 6
     means = result["mean_test_accuracy"]
     assert result["cost_points"]["head"] == pytest.approx(100 * (means["all"] - means["head"]))
     assert result["cost_points"]["all"] == 0
