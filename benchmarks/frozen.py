@@ -18,7 +18,7 @@ The settings run alternately within each repeat, so a slow spell hits them all; 
 repeat draws the data order and the head anew (the quality benchmark's fine-tuning
 seeds, so repeat 0 of "all" is its run bit for bit).
 
-    .venv/bin/python benchmarks/frozen.py           # fashion_mnist: about 22 minutes
+    .venv/bin/python benchmarks/frozen.py           # fashion_mnist: about 30 minutes
     .venv/bin/python benchmarks/frozen.py --quick   # about 1 minute
 
 Writes docs/benchmarks/<name>.{json,md,png} (default name frozen; or --output-dir).

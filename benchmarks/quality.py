@@ -285,6 +285,9 @@ def main():
                              f"(default: the root's, {STATIC_DEFAULTS['mutation_prob']}, as "
                              "in muNet; one of "
                              f"{', '.join(map(str, STATIC_VALUES['mutation_prob']))})")
+    parser.add_argument("--own-embeddings", action="store_true",
+                        help="munet's root makes every task train its own patch and "
+                             "position embeddings (munet init --own-embeddings)")
     parser.add_argument("--validation-percent", type=int, default=10,
                         help="share of train carved off as validation where a dataset "
                              "has no validation split (default 10)")
@@ -316,6 +319,7 @@ def main():
 
     started = time.perf_counter()
     root, config = settings(args.quick, pretrained=bool(args.pretrain_on))
+    root.own_embeddings = args.own_embeddings  # The baselines train or freeze them anyway.
     config["mutation_prob"] = None
     if args.mutation_prob is not None:  # munet's own check of a task's starting value.
         try:
@@ -403,7 +407,8 @@ def main():
     lines = [
         "# Quality: munet against per-task baselines", "",
         f"Same {describe_root(pretraining)} root ({root.width} wide, {root.depth} blocks, "
-        f"{root_params:,} params, {'locked' if root.locked else 'not locked'}), "
+        f"{root_params:,} params, {'locked' if root.locked else 'not locked'}"
+        f"{', every munet task owning its embeddings' if root.own_embeddings else ''}), "
         f"{describe_budget(config, args.budget_rule)}, size penalty scale "
         f"{config['scale_factor']}, batch {config['batch_size']}, every approach "
         f"starting from the root's hyperparameters ({start['optimizer']}, lr "

@@ -82,7 +82,7 @@ def cmd_init(args):
     root = RootConfig(image_size=args.image_size, patch_size=args.patch_size, width=args.width,
                       depth=args.depth, num_heads=args.num_heads, mlp_dim=args.mlp_dim,
                       stem_channels=args.stem_channels, stem_layers=args.stem_layers,
-                      locked=not args.trainable_root,
+                      locked=not args.trainable_root, own_embeddings=args.own_embeddings,
                       seed=args.seed)
     weights = pretraining = None
     if args.pretrain_steps is not None and not args.pretrain_on:
@@ -270,6 +270,10 @@ def build_parser():
     p.add_argument("--trainable-root", action="store_true",
                    help="let children of the root train all of it (from scratch) instead "
                         "of keeping the root frozen and training clones of its components")
+    p.add_argument("--own-embeddings", action="store_true",
+                   help="every task trains its own copy of the patch and position "
+                        "embeddings (as of the final norm) instead of cloning them by "
+                        "mutation; for a root pretrained on images unlike the tasks'")
     p.add_argument("--scale-factor", type=float, default=1.0,
                    help="size penalty s in score = accuracy * s^(params/root params)")
     p.add_argument("--max-population", type=int, default=8)

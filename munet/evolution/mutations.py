@@ -7,9 +7,10 @@ Mutation actions, each drawn with the child's mutation probability mu:
 - layer cloning: a frozen component of the parent becomes a trainable copy;
 - layer insertion: a zero-initialised residual adapter in front of an encoder block.
 Always, whatever mu: components the task may train (locked by no other task) are
-cloned, the final norm is cloned, the head is cloned from a same-task parent and
-made new otherwise. A resized image invalidates the position embedding: the child
-gets a trainable copy resized to the new grid.
+cloned, the final norm is cloned (and the patch and position embeddings, if the
+root says own_embeddings), the head is cloned from a same-task parent and made new
+otherwise. A resized image invalidates the position embedding: the child gets a
+trainable copy resized to the new grid.
 
 A spec only describes the child; the training stage materialises it. Slots read:
   {"source": "ref", "component": id}      frozen, shared by reference
@@ -19,7 +20,7 @@ A spec only describes the child; the training stage materialises it. Slots read:
 """
 
 from munet.evolution import hyperparameters
-from munet.model.root import component_config, slot_kind
+from munet.model.root import component_config, slot_kind, task_owned_slots
 from munet.store.manifest import slot_order
 
 TRAINABLE_SOURCES = ("clone", "resize", "new")
@@ -67,6 +68,7 @@ def make_child(manifest, task, parent_id, num_classes, rng, users=None, start_hp
 
     child_model = {"slots": parent_slots, "hparams": hparams}
     active = set(slot_order(child_model))
+    owned = task_owned_slots(root)
     slots = {}
     for slot in sorted(parent_slots):
         cid = parent_slots[slot]
@@ -81,7 +83,7 @@ def make_child(manifest, task, parent_id, num_classes, rng, users=None, start_hp
         elif kind == "position_embedding" and _grid_changed(manifest, cid, root, hparams):
             config = component_config(kind, root, image_size=hparams["image_size"])
             slots[slot] = {"source": "resize", "component": cid, "config": config}
-        elif kind == "final_norm" or not manifest.is_locked(cid, task, users):
+        elif slot in owned or not manifest.is_locked(cid, task, users):
             slots[slot] = {"source": "clone", "component": cid}
         elif rng.random() < mu:
             slots[slot] = {"source": "clone", "component": cid}

@@ -25,6 +25,13 @@ class RootConfig:
             task trains copies (clones) of root components, never the root itself,
             and every task can build on the same frozen components. False lets the
             children of the root train all of it, i.e. from scratch.
+        own_embeddings: whether every task trains its own copy of the patch and
+            position embeddings, as it always does of the final norm (ours, not the
+            papers', where they are cloned by mutation like any component). For a
+            root pretrained on images unlike a task's: on fashion_mnist from a
+            digit-pretrained root, freezing them cost fine-tuning 1.29 points and
+            training them gained adapters 0.61 (benchmarks/frozen.py).
+            Each task then owns about 7% of the default root's params more.
         seed: seed of the root's random initialisation.
     """
 
@@ -37,6 +44,7 @@ class RootConfig:
     stem_channels: int = 0
     stem_layers: int = 1
     locked: bool = True
+    own_embeddings: bool = False
     seed: int = 0
 
     def validate(self):
@@ -46,6 +54,12 @@ class RootConfig:
             if not isinstance(value, int) or value < 1:
                 raise InvalidInputError(
                     f"Root ViT {field} must be a positive integer; received {value!r}."
+                )
+        for field in ("locked", "own_embeddings"):
+            if not isinstance(getattr(self, field), bool):
+                raise InvalidInputError(
+                    f"Root ViT {field} must be True or False; received "
+                    f"{getattr(self, field)!r}."
                 )
         if not isinstance(self.stem_channels, int) or self.stem_channels < 0:
             raise InvalidInputError(
@@ -64,6 +78,15 @@ class RootConfig:
                 "Fix: pick e.g. width=64, num_heads=4."
             )
         return self
+
+
+EMBEDDING_SLOTS = ("patch_embedding", "position_embedding")
+
+
+def task_owned_slots(root):
+    """The slots every child trains its own copy of, whatever its mutations: the
+    final norm, and the embeddings if the root says so (older roots lack the key)."""
+    return ("final_norm",) + (EMBEDDING_SLOTS if root.get("own_embeddings", False) else ())
 
 
 def component_config(kind, root, image_size=None, num_classes=None, adapter_dim=None):

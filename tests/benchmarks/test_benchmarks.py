@@ -125,7 +125,7 @@ def test_quality_quick_on_one_task(tmp_path, tfds_dir, pretrain):
     # The pretrained run also takes the papers' budget rule, with 2 candidates.
     # The random-root run visits the task twice and carves a larger validation split.
     other = ("--seed", "2", "--candidates", "2", "--budget-rule", "lineage",
-             "--mutation-prob", "0.3") if pretrain \
+             "--mutation-prob", "0.3", "--own-embeddings") if pretrain \
         else ("--candidates", "1", "--rounds", "2", "--validation-percent", "20",
               "--scale-factor", "0.95")
     out = run_benchmark("quality.py", tmp_path, "--tasks", "digits", "--data-dir", tfds_dir,
@@ -140,8 +140,12 @@ def test_quality_quick_on_one_task(tmp_path, tfds_dir, pretrain):
         assert result["budget"]["mutation_prob"] == 0.3
         assert "mutation probability, starting at 0.3, repeat 2" in out
         assert result["figures"]["munet"]["digits"]["hparams"]["mutation_prob"] >= 0.28
+        # munet's task owns its embeddings (4,736 + 544 params at width 32) and a head.
+        assert result["root"]["own_embeddings"] and "owning its embeddings" in out
+        assert result["figures"]["munet"]["digits"]["trainable_params"] > 5280
     else:
         assert result["root_pretraining"] is None and not result["root"]["locked"]
+        assert not result["root"]["own_embeddings"] and "owning" not in out
         assert result["budget"]["scale_factor"] == 0.95 and "size penalty scale 0.95" in out
         assert result["budget"]["mutation_prob"] is None and "mutation probability" not in out
         assert result["figures"]["munet"]["digits"]["hparams"]["mutation_prob"] < 0.2

@@ -102,3 +102,24 @@ def test_start_hparams_apply_to_children_of_seeds_only():
         _, _, mutations = make_child(manifest, "t", "t1", 10, random.Random(seed),
                                      start_hparams=start)
         assert not any(m.startswith("start:") for m in mutations)
+
+
+def test_a_root_with_own_embeddings_makes_every_child_train_its_embeddings():
+    manifest = root_manifest(locked=True)
+    manifest.model("root")["hparams"]["mutation_prob"] = 0.1
+    shared = 0
+    for seed in range(30):
+        _, slots, _ = make_child(manifest, "t", "root", 10, random.Random(seed))
+        shared += slots["patch_embedding"]["source"] == "ref"
+    assert shared > 20  # Without the option they are cloned by mutation only (mu 0.1).
+    manifest.root["own_embeddings"] = True
+    blocks_shared = 0
+    for seed in range(30):
+        _, slots, mutations = make_child(manifest, "t", "root", 10, random.Random(seed))
+        for slot in ("patch_embedding", "position_embedding", "final_norm"):
+            # A resized position embedding (image_size mutated) is a trainable copy too.
+            assert slots[slot]["source"] in ("clone", "resize")
+            assert slots[slot]["component"] == f"root:{slot}"
+            assert f"clone:{slot}" not in mutations  # Always owned, not a mutation.
+        blocks_shared += slots["encoder_block_0"]["source"] == "ref"
+    assert blocks_shared > 20  # The blocks are still shared unless a mutation clones them.

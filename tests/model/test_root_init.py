@@ -58,3 +58,23 @@ def test_weights_and_record_must_come_together(tmp_path, weights, record, words)
     with pytest.raises(InvalidInputError, match=words):
         init_system(uri, SMALL, root_weights=weights, pretraining=record)
     assert not SystemStore(uri).exists()
+
+
+@pytest.mark.parametrize("field", ["locked", "own_embeddings"])
+def test_root_switches_must_be_booleans(field):
+    with pytest.raises(InvalidInputError, match=f"{field} must be True or False; received 'yes'"):
+        RootConfig(**{field: "yes"}).validate()
+
+
+def test_init_records_own_embeddings_in_the_root_and_older_roots_read_as_without(tmp_path):
+    from munet.cli import main
+    from munet.model.root import task_owned_slots
+
+    uri = str(tmp_path / "system")
+    assert main(["--system", uri, "init", "--width", "32", "--depth", "2", "--num-heads", "2",
+                 "--mlp-dim", "64", "--own-embeddings"]) == 0
+    root = SystemStore(uri).load().root
+    assert root["own_embeddings"] is True
+    assert task_owned_slots(root) == ("final_norm", "patch_embedding", "position_embedding")
+    del root["own_embeddings"]  # As a system made before the option stores it.
+    assert task_owned_slots(root) == ("final_norm",)
