@@ -224,6 +224,8 @@ def run_munet(uri, specs, config, seed=0):
             "test_accuracy": model["metrics"]["test_accuracy"],
             "validation_accuracy": model["metrics"]["validation_accuracy"],
             "trainable_params": sum(manifest.components[c]["num_params"] for c in owned),
+            "trained_slots": sorted(slot for slot, cid in model["slots"].items()
+                                    if cid in owned),
             "path_params": manifest.path_params(model),
             "accounted_params": manifest.accounted_params(model, task, users),
             "train_steps": munet_steps(config),
@@ -308,6 +310,9 @@ def main():
     args = parser.parse_args()
     if args.pretrain_steps is not None and not args.pretrain_on:
         parser.error("--pretrain-steps needs --pretrain-on DATASET")
+    if args.own_embeddings and not args.pretrain_on:
+        parser.error("--own-embeddings needs --pretrain-on DATASET: the random root is not "
+                     "locked, so its children train all of it anyway")
     if args.scale_factor is not None and not 0 < args.scale_factor <= 1:
         parser.error(f"--scale-factor must be in (0, 1], got {args.scale_factor}; "
                      "1.0 turns the size penalty off")

@@ -9,7 +9,9 @@ task both ways, with everything else the quality benchmark's fine-tuning uses:
   restarts  one cosine cycle per validation interval of S steps, as a lineage of
             S-step candidates sees it (without the mutations and the freezing).
 Each repeat draws the data order and the head anew (the quality benchmark's
-fine-tuning seeds, so repeat 0 with the cosine schedule is its run bit for bit).
+fine-tuning seeds: on the same CPU, repeat 0 with the cosine schedule is bit for bit
+the fine-tuning of the quality runs at batch 128 with the lineage budget rule, 3
+generations of 500 steps).
 
     .venv/bin/python benchmarks/restarts.py           # fashion_mnist: about 8 minutes
     .venv/bin/python benchmarks/restarts.py --quick   # about 1 minute
@@ -48,6 +50,10 @@ def main():
     parser.add_argument("--output-dir", default=results.DEFAULT_OUTPUT)
     parser.add_argument("--data-dir", default=os.environ.get("MUNET_TFDS_DATA_DIR"))
     args = parser.parse_args()
+    for name in ("steps", "validations", "batch_size", "repeats"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1; received {value}")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ["MUNET_TRACKING"] = "off"
     from munet.data import catalog

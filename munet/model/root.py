@@ -28,9 +28,8 @@ class RootConfig:
         own_embeddings: whether every task trains its own copy of the patch and
             position embeddings, as it always does of the final norm (ours, not the
             papers', where they are cloned by mutation like any component). For a
-            root pretrained on images unlike a task's: on fashion_mnist from a
-            digit-pretrained root, freezing them cost fine-tuning 1.29 points and
-            training them gained adapters 0.61 (benchmarks/frozen.py).
+            root pretrained on images unlike a task's (benchmarks/frozen.py measures
+            what freezing them costs). Needs a locked root.
             Each task then owns about 7% of the default root's params more.
         seed: seed of the root's random initialisation.
     """
@@ -59,8 +58,14 @@ class RootConfig:
             if not isinstance(getattr(self, field), bool):
                 raise InvalidInputError(
                     f"Root ViT {field} must be True or False; received "
-                    f"{getattr(self, field)!r}."
+                    f"{getattr(self, field)!r}. Fix: pass {field}=True or {field}=False."
                 )
+        if self.own_embeddings and not self.locked:
+            raise InvalidInputError(
+                "Root ViT own_embeddings=True needs a locked root; received locked=False, "
+                "whose children train all of it anyway. Fix: keep the root locked (drop "
+                "--trainable-root) or drop own_embeddings (--own-embeddings)."
+            )
         if not isinstance(self.stem_channels, int) or self.stem_channels < 0:
             raise InvalidInputError(
                 f"Root ViT stem_channels must be an integer >= 0; received "

@@ -140,12 +140,15 @@ def test_quality_quick_on_one_task(tmp_path, tfds_dir, pretrain):
         assert result["budget"]["mutation_prob"] == 0.3
         assert "mutation probability, starting at 0.3, repeat 2" in out
         assert result["figures"]["munet"]["digits"]["hparams"]["mutation_prob"] >= 0.28
-        # munet's task owns its embeddings (4,736 + 544 params at width 32) and a head.
+        # munet's task trains its own embeddings, final norm and head.
         assert result["root"]["own_embeddings"] and "owning its embeddings" in out
-        assert result["figures"]["munet"]["digits"]["trainable_params"] > 5280
+        assert {"patch_embedding", "position_embedding", "final_norm", "head"} <= set(
+            result["figures"]["munet"]["digits"]["trained_slots"])
     else:
         assert result["root_pretraining"] is None and not result["root"]["locked"]
         assert not result["root"]["own_embeddings"] and "owning" not in out
+        # A root that is not locked is trained whole by its first children.
+        assert "patch_embedding" in result["figures"]["munet"]["digits"]["trained_slots"]
         assert result["budget"]["scale_factor"] == 0.95 and "size penalty scale 0.95" in out
         assert result["budget"]["mutation_prob"] is None and "mutation probability" not in out
         assert result["figures"]["munet"]["digits"]["hparams"]["mutation_prob"] < 0.2

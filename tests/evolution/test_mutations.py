@@ -1,3 +1,5 @@
+import hashlib
+import json
 import random
 
 from munet.evolution.mutations import make_child
@@ -123,3 +125,14 @@ def test_a_root_with_own_embeddings_makes_every_child_train_its_embeddings():
             assert f"clone:{slot}" not in mutations  # Always owned, not a mutation.
         blocks_shared += slots["encoder_block_0"]["source"] == "ref"
     assert blocks_shared > 20  # The blocks are still shared unless a mutation clones them.
+
+
+def test_children_of_a_root_without_own_embeddings_draw_as_before_the_option():
+    # The digest of these 20 children as munet made them before own_embeddings
+    # existed: published benchmark runs stay reproducible with the option off.
+    manifest = root_manifest(locked=True)
+    manifest.model("root")["hparams"]["mutation_prob"] = 0.3
+    specs = [make_child(manifest, "t", "root", 10, random.Random(seed)) for seed in range(20)]
+    digest = hashlib.sha256(json.dumps(specs, sort_keys=True, default=str).encode())
+    assert digest.hexdigest() == \
+        "d2281908988fdecbe2639d461e76cedeb9fd68f83e636839a1ef62124c3b265b"

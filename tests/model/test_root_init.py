@@ -66,6 +66,11 @@ def test_root_switches_must_be_booleans(field):
         RootConfig(**{field: "yes"}).validate()
 
 
+def test_own_embeddings_is_refused_for_a_root_its_children_train_whole():
+    with pytest.raises(InvalidInputError, match="needs a locked root; received locked=False"):
+        RootConfig(locked=False, own_embeddings=True).validate()
+
+
 def test_init_records_own_embeddings_in_the_root_and_older_roots_read_as_without(tmp_path):
     from munet.cli import main
     from munet.model.root import task_owned_slots
