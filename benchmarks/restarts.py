@@ -22,13 +22,13 @@ Writes docs/benchmarks/<name>.{json,md,png} (default name restarts; or --output-
 import argparse
 import os
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import results  # noqa: E402
-from benchmarks.quality import draws, settings, train_baseline  # noqa: E402
+from benchmarks import one_task  # noqa: E402
+from benchmarks.quality import draws, train_baseline  # noqa: E402
 
 SCHEDULES = ("cosine", "restarts")
 
@@ -36,46 +36,16 @@ SCHEDULES = ("cosine", "restarts")
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="smallest setting (tests)")
-    parser.add_argument("--task", help="default fashion_mnist (digits with --quick)")
-    parser.add_argument("--steps", type=int,
-                        help="steps per validation interval and per restart cycle "
-                             "(default 500; 30 with --quick)")
-    parser.add_argument("--validations", type=int, default=3,
-                        help="validation intervals, so restart cycles (default 3)")
-    parser.add_argument("--batch-size", type=int, help="default 128 (32 with --quick)")
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--pretrain-on", default="mnist_t10k", metavar="DATASET")
-    parser.add_argument("--name", default="restarts")
-    parser.add_argument("--output-dir", default=results.DEFAULT_OUTPUT)
-    parser.add_argument("--data-dir", default=os.environ.get("MUNET_TFDS_DATA_DIR"))
-    args = parser.parse_args()
-    for name in ("steps", "validations", "batch_size", "repeats"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1; received {value}")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ["MUNET_TRACKING"] = "off"
-    from munet.data import catalog
+    one_task.add_arguments(parser, "restarts",
+                           "steps per validation interval and per restart cycle "
+                           "(default 500; 30 with --quick)",
+                           "validation intervals, so restart cycles (default 3)")
+    args = one_task.parse_arguments(parser)
     from munet.evolution.hyperparameters import root_hparams
-    from munet.store.repository import SystemStore
-    from munet.system import init_system
-    from munet.training.pretrain import DEFAULT_STEPS, pretrain_root
 
     started = time.perf_counter()
-    root, config = settings(args.quick, pretrained=True)
-    task = args.task or ("digits" if args.quick else "fashion_mnist")
-    config["steps"] = args.steps or (30 if args.quick else 500)
-    config["batch_size"] = args.batch_size or (32 if args.quick else 128)
-    data_dir = args.data_dir or tempfile.mkdtemp(prefix="munet-tfds-")
-    spec = catalog.prepare(task, data_dir)
-    spec["splits"] = catalog.resolve_splits(spec, carve_percent=10)
-    weights, pretraining = pretrain_root(root, args.pretrain_on,
-                                         30 if args.quick else DEFAULT_STEPS, data_dir=data_dir)
-    uri = tempfile.mkdtemp(prefix="munet-restarts-")
-    init_system(uri, root, root_weights=weights, pretraining=pretraining)
-    store = SystemStore(uri)
-    manifest = store.load()
+    root, config, task, spec, pretraining, store, manifest = one_task.prepare(
+        args, "munet-restarts-")
     steps = config["steps"] * args.validations
     rows = []
     for repeat in range(args.repeats):
