@@ -26,6 +26,8 @@ Test accuracy is measured once per final model; nothing selects on it.
         --pretrain-on mnist_t10k --name quality_pretrained_lineage  # the papers' budget
     .venv/bin/python benchmarks/quality.py --budget-rule lineage --candidates 4 \
         --rounds 3 --generations 1 --pretrain-on mnist_t10k  # the papers' task iterations
+    .venv/bin/python benchmarks/quality.py --pretrain-on mnist_t10k --scale-factor 0.9 \
+        --baselines-from docs/benchmarks/quality_pretrained.json  # munet only, (b)-(d) reused
 
 The root is random-init and not locked by default. --pretrain-on pretrains it first
 on a dataset no task uses (mnist_t10k: MNIST's test digits, none of them in the mnist
@@ -38,6 +40,8 @@ Writes docs/benchmarks/<name>.{json,md,png} (default name quality; or --output-d
 
 import argparse
 import dataclasses
+import hashlib
+import json
 import os
 import sys
 import tempfile
@@ -164,6 +168,63 @@ def train_baseline(store, manifest, mode, spec, config, budget_steps, seed, hpar
             "train_steps": budget_steps, "seconds": time.perf_counter() - start}
 
 
+def root_digest(manifest):
+    """A digest of the root's weights: its components' content digests, input to output."""
+    from munet.store.manifest import slot_order
+
+    root_model = manifest.model("root")
+    blobs = [manifest.components[root_model["slots"][slot]]["blob"]
+             for slot in slot_order(root_model)]
+    return hashlib.sha256(" ".join(blobs).encode()).hexdigest()
+
+
+def baseline_key(result):
+    """What decides the baselines' figures in a result: the same key, the same figures
+    (the training is deterministic on one machine). munet's own settings are left out."""
+    root = {k: v for k, v in result["root"].items() if k != "own_embeddings"}
+    pretraining = result["root_pretraining"]
+    if pretraining:
+        pretraining = {k: pretraining[k] for k in ("dataset", "steps", "validation_accuracy")}
+    budget = result["budget"]
+    return {"tasks": result["tasks"], "seed": result["seed"], "splits": result["splits"],
+            "validation_percent": result["validation_percent"],
+            "baseline_steps_per_task": result["baseline_steps_per_task"],
+            "steps": budget["steps"], "batch_size": budget["batch_size"],
+            "max_validation_examples": budget["max_validation_examples"],
+            "root": root, "root_pretraining": pretraining,
+            "root_digest": result.get("root_digest")}
+
+
+def reused_baselines(path, key):
+    """The baselines' figures of the result file `path`, if it was run with `key`."""
+    try:
+        with open(path) as handle:
+            previous = json.load(handle)
+        previous_key = baseline_key(previous)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise InvalidInputError(
+            f"--baselines-from {path!r} is not a readable quality result ({error}). Fix: "
+            "pass the .json file a full quality.py run wrote, e.g. "
+            "docs/benchmarks/quality_pretrained.json.") from None
+    if previous_key["root_digest"] is None:  # Written before results held the digest.
+        key = dict(key, root_digest=None)
+    differ = sorted(k for k in key if key[k] != previous_key[k])
+    if differ:
+        raise InvalidInputError(
+            f"--baselines-from {path!r} was run with other baseline settings: "
+            + "; ".join(f"{k} {previous_key[k]!r} there, {key[k]!r} here" for k in differ)
+            + ". Fix: rerun with that file's tasks, seed, budget and root, or drop "
+            "--baselines-from to train the baselines anew.")
+    figures = {mode: previous["figures"][mode] for mode in ("finetune", "scratch", "adapters")}
+    path = os.path.abspath(path)
+    if path.startswith(results.REPO + os.sep):
+        path = os.path.relpath(path, results.REPO)
+    return figures, {"file": path,
+                     "machine": previous.get("machine"),
+                     "seconds": sum(row["seconds"] for rows in figures.values()
+                                    for row in rows.values())}
+
+
 def draws(seed):
     """(munet's run id, munet's seed offset, the baselines' seed offset) of repeat `seed`.
 
@@ -249,6 +310,15 @@ def describe_mutation_prob(config):
     return f" but munet's mutation probability, starting at {config['mutation_prob']}"
 
 
+def describe_reuse(result):
+    reused = result["baselines_from"]
+    if not reused:
+        return ""
+    return (f"; (b)-(d) were not trained again but taken from `{reused['file']}` (same "
+            f"tasks, seed, budget and root; trained there in {reused['seconds'] / 60:.1f} "
+            f"min on {reused['machine']})")
+
+
 def describe_budget(config, budget_rule):
     split = (f"{config['generations']} generations x {config['candidates']} candidates x "
              f"{config['steps']} steps")
@@ -303,6 +373,10 @@ def main():
     parser.add_argument("--seed", type=int, default=0,
                         help="repeat number: other mutations, data orders and new weights "
                              "from the same root (0: the published run)")
+    parser.add_argument("--baselines-from", metavar="JSON",
+                        help="take (b)-(d) from this earlier result instead of training them "
+                             "again; refused unless it has the same tasks, seed, budget and "
+                             "root (only munet's settings may differ)")
     parser.add_argument("--name", default="quality",
                         help="file name of the results, e.g. quality_pretrained")
     parser.add_argument("--output-dir", default=results.DEFAULT_OUTPUT)
@@ -358,12 +432,32 @@ def main():
                 pretraining=pretraining)
     store = SystemStore(uri)
     manifest = store.load()  # Version 1: the root every approach starts from.
-
-    figures = {}
-    figures["munet"], report = run_munet(uri, specs, config, args.seed)
-    baseline_offset = draws(args.seed)[2]
     per_baseline = baseline_steps(config, args.budget_rule)
+    result = {
+        "setting": "quick" if args.quick else "default",
+        "root": dataclasses.asdict(root), "root_pretraining": pretraining,
+        "root_digest": root_digest(manifest),
+        "budget": config, "tasks": tasks, "seed": args.seed,
+        "budget_rule": args.budget_rule, "validation_percent": args.validation_percent,
+        "splits": {task: spec["splits"] for task, spec in specs.items()},
+        "steps_per_task": munet_steps(config), "baseline_steps_per_task": per_baseline,
+        "baselines_from": None,
+    }
+    figures = {}
+    if args.baselines_from:  # Checked before munet spends its budget.
+        try:
+            reused, result["baselines_from"] = reused_baselines(args.baselines_from,
+                                                                baseline_key(result))
+        except InvalidInputError as error:
+            parser.error(str(error))
+
+    figures["munet"], report = run_munet(uri, specs, config, args.seed)
+    if args.baselines_from:
+        figures.update(reused)
+    baseline_offset = draws(args.seed)[2]
     for mode in ("finetune", "scratch", "adapters"):
+        if mode in figures:
+            continue
         figures[mode] = {}
         for number, (task, spec) in enumerate(specs.items()):
             figures[mode][task] = train_baseline(store, manifest, mode, spec, config,
@@ -393,13 +487,7 @@ def main():
                   - summary["finetune"]["mean_test_accuracy"])
     params_share = (summary["munet"]["mean_accounted_params"]
                     / summary["finetune"]["mean_accounted_params"])
-    result = {
-        "setting": "quick" if args.quick else "default",
-        "root": dataclasses.asdict(root), "root_pretraining": pretraining,
-        "budget": config, "tasks": tasks, "seed": args.seed,
-        "budget_rule": args.budget_rule, "validation_percent": args.validation_percent,
-        "splits": {task: spec["splits"] for task, spec in specs.items()},
-        "steps_per_task": munet_steps(config), "baseline_steps_per_task": per_baseline,
+    result.update({
         "figures": figures, "summary": summary, "system_params": system_params,
         "munet_report": report,
         "munet_minus_finetune_points": gain,
@@ -407,7 +495,7 @@ def main():
         "target": TARGET,
         "target_met": gain >= TARGET_POINTS and params_share <= TARGET_SHARE,
         "seconds": time.perf_counter() - started,
-    }
+    })
     start = manifest.model("root")["hparams"]
     lines = [
         "# Quality: munet against per-task baselines", "",
@@ -437,7 +525,7 @@ def main():
               f"{'met' if result['target_met'] else 'not met'}). "
               f"munet backward transfer {report['backward_transfer']:+.4f}, forgetting "
               f"{report['forgetting']:.4f} (separate per-task models cannot forget).",
-              f"Wall time {result['seconds'] / 60:.1f} min.", "",
+              f"Wall time {result['seconds'] / 60:.1f} min{describe_reuse(result)}.", "",
               "munet accuracy matrix (test %, tasks x system versions):", ""]
     header = [f"v{v}" for v in report["versions"]]
     lines.append("| task | " + " | ".join(header) + " |")

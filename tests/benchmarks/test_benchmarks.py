@@ -94,6 +94,34 @@ def test_quality_repeats_draw_anew_and_repeat_zero_is_the_published_run():
     assert len(set(seeds)) == len(seeds) and len(set(baseline_seeds)) == len(baseline_seeds)
 
 
+def test_quality_reuses_baselines_only_from_a_run_with_the_same_baseline_settings(tmp_path):
+    from benchmarks.quality import baseline_key, reused_baselines
+    from munet.errors import InvalidInputError
+
+    path = os.path.join(REPO, "docs", "benchmarks",
+                        "quality_pretrained_lineage_b128_own_embeddings.json")
+    with open(path) as handle:
+        previous = json.load(handle)
+    # munet's own settings may differ: scale factor, candidates, own embeddings.
+    here = json.loads(json.dumps(previous))
+    here["budget"].update(scale_factor=0.9, candidates=8)
+    here["root"]["own_embeddings"] = False
+    here["root_digest"] = "ab" * 32  # That file predates the digest: not compared.
+    figures, source = reused_baselines(path, baseline_key(here))
+    assert figures["finetune"] == previous["figures"]["finetune"] and "munet" not in figures
+    assert source["file"] == "docs/benchmarks/quality_pretrained_lineage_b128_own_embeddings.json"
+    assert source["machine"] == previous["machine"] and source["seconds"] > 0
+    # Anything the baselines depend on may not.
+    here["seed"], here["budget"]["batch_size"] = 1, 64
+    with pytest.raises(InvalidInputError, match=r"other baseline settings: batch_size 128 "
+                       r"there, 64 here; seed 0 there, 1 here\. Fix: rerun"):
+        reused_baselines(path, baseline_key(here))
+    broken = tmp_path / "broken.json"
+    broken.write_text("{\"figures\": {}}")
+    with pytest.raises(InvalidInputError, match="is not a readable quality result.*Fix: pass"):
+        reused_baselines(str(broken), baseline_key(previous))
+
+
 def test_quality_budget_rules():
     from benchmarks.quality import baseline_steps, munet_steps
 
@@ -175,6 +203,17 @@ def test_quality_quick_on_one_task(tmp_path, tfds_dir, pretrain):
         figures["finetune"]["digits"]["trainable_params"] / 3
     assert result["munet_report"]["forgetting"] == 0.0
     assert "(a) munet, evolved" in out and (tmp_path / "quality-quick.png").exists()
+    if pretrain:  # munet again with another size penalty, the baselines taken as they were.
+        first = os.path.join(str(tmp_path), "quality-quick.json")
+        out = run_benchmark("quality.py", tmp_path, "--tasks", "digits", "--data-dir", tfds_dir,
+                            "--steps", "40", *pretrain, *other, "--scale-factor", "0.9",
+                            "--baselines-from", first, "--name", "again")
+        again = json.loads((tmp_path / "again-quick.json").read_text())
+        assert again["root_digest"] == result["root_digest"]  # The same pretrained root.
+        assert again["budget"]["scale_factor"] == 0.9 and again["baselines_from"]["seconds"] > 0
+        for mode in ("finetune", "scratch", "adapters"):
+            assert again["figures"][mode] == figures[mode]
+        assert f"taken from `{again['baselines_from']['file']}`" in out
 
 
 def test_fashion_budget_quick(tmp_path, tfds_dir):
