@@ -428,6 +428,7 @@ def main():
                                              data_dir=data_dir)  # Its default batch, 64.
         print(f"pretrained the root on {args.pretrain_on}: {pretraining}", flush=True)
     uri = tempfile.mkdtemp(prefix="munet-quality-")
+    print(f"munet's system store (kept after the run, for inspection): {uri}", flush=True)
     init_system(uri, root, scale_factor=config["scale_factor"], root_weights=weights,
                 pretraining=pretraining)
     store = SystemStore(uri)

@@ -14,7 +14,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def run_benchmark(script, tmp_path, *arguments):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    # TMPDIR: the scripts' own stores land in the test's folder, removed with it.
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TMPDIR=str(tmp_path))
     done = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", script), "--quick",
                            "--output-dir", str(tmp_path), *arguments],
                           capture_output=True, text=True, env=env, timeout=900)
