@@ -1,6 +1,8 @@
 """Shared fixtures. Real data is prepared once per test session in a temp TFDS dir."""
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,6 +27,10 @@ os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{_MLFLOW_HOME}/mlflow.db"
 os.environ.pop("MUNET_MLFLOW_ARTIFACTS", None)
 os.environ.pop("MUNET_TRACKING", None)
 sys.path.insert(0, DAGS)  # As Airflow does for the DAG files' own imports.
+# Each test process (and each xdist worker) made these two homes: remove them when it
+# exits, so test runs leave nothing behind in the temp folder.
+for _home in (os.environ["AIRFLOW_HOME"], _MLFLOW_HOME):
+    atexit.register(shutil.rmtree, _home, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(items):
