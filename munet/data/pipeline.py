@@ -77,7 +77,11 @@ def _augment(image, hparams, seed):
             area_range=(hparams["crop_area_min"], 1.0),
             use_image_if_no_bounding_boxes=True,
         )
+        channels = image.shape[-1]
         image = tf.slice(image, begin, size)
+        # The crop's height and width are known only when it runs; its channels are
+        # known now, and the later steps (shift) need them static.
+        image.set_shape([None, None, channels])
     return image
 
 

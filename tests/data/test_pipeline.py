@@ -138,3 +138,20 @@ def test_a_training_stream_erases_in_its_tf_data_map(prepared):
     assert np.array_equal(plain[1].numpy(), erased[1].numpy())  # The same examples...
     changed = np.any(plain[0].numpy() != erased[0].numpy(), axis=(1, 2, 3))
     assert 16 <= changed.sum() <= 48  # ...about half of them erased.
+
+
+def test_every_augmentation_at_once_runs_in_a_training_stream(prepared):
+    # In tf.data's graph a random crop has no static shape; a shift after it once
+    # failed every candidate drawing both ("Expected int32, but got None").
+    spec = prepared("digits")
+    split = catalog.resolve_splits(spec)["train"]
+    hparams = dict(hyperparameters.STATIC_DEFAULTS, image_size=8, crop=True, shift=0.12,
+                   flip=True, brightness=0.1, contrast=0.1, saturation=0.1, hue=0.01,
+                   erase=0.5)
+    images, labels = next(iter(pipeline.training_input(spec, split, hparams, 64, seed=3)))
+    assert images.shape == (64, 8, 8, 3) and labels.shape == (64,)
+    assert -1.0 <= images.numpy().min() and images.numpy().max() <= 1.0
+    plain = next(iter(pipeline.training_input(
+        spec, split, dict(hyperparameters.STATIC_DEFAULTS, image_size=8), 64, seed=3)))
+    assert np.array_equal(labels.numpy(), plain[1].numpy())  # The same examples...
+    assert not np.array_equal(images.numpy(), plain[0].numpy())  # ...augmented.
