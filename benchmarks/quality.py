@@ -244,6 +244,11 @@ def start_hparams(config):
     return {"mutation_prob": config["mutation_prob"]}
 
 
+def _print_commits_and_failures(message):
+    if "committed" in message or "failed" in message:
+        print(message, flush=True)
+
+
 def run_munet(uri, specs, config, seed=0):
     """munet grows one system: the tasks are added in turn, then revisited round robin
     (config["rounds"] visits per task, the papers' task iterations), each visit
@@ -257,14 +262,15 @@ def run_munet(uri, specs, config, seed=0):
                     num_validations=1, batch_size=config["batch_size"],
                     max_validation_examples=config["max_validation_examples"])
     run_id, offset, _ = draws(seed)
-    figures = {task: {"seconds": 0.0, "generations": 0} for task in specs}
+    figures = {task: {"seconds": 0.0, "generations": 0, "candidates": 0, "failed_candidates": 0}
+               for task in specs}
     for visit in range(config["rounds"]):
         visit_id = run_id if visit == 0 else f"{run_id}-r{visit}"
         for number, (task, spec) in enumerate(specs.items()):
             start = time.perf_counter()
             options = dict(generations=config["generations"], budget=budget,
                            seed=offset + number + 10 * visit, run_id=visit_id,
-                           progress=lambda m: print(m, flush=True) if "committed" in m else None)
+                           progress=_print_commits_and_failures)
             if visit == 0:
                 summaries = chain.add_task(uri, task, task, splits=spec["splits"],
                                            data_dir=spec["data_dir"],
@@ -273,6 +279,8 @@ def run_munet(uri, specs, config, seed=0):
                 summaries = chain.evolve_task(uri, task, **options)
             figures[task]["seconds"] += time.perf_counter() - start
             figures[task]["generations"] += len(summaries)
+            figures[task]["candidates"] += len(summaries) * config["candidates"]
+            figures[task]["failed_candidates"] += sum(len(s["failed"]) for s in summaries)
     store = SystemStore(uri)
     report = continual_learning_report(store)
     manifest = store.load()
@@ -294,6 +302,18 @@ def run_munet(uri, specs, config, seed=0):
             "hparams": model["hparams"],
         })
     return figures, report
+
+
+def describe_failures(munet_figures):
+    """A sentence on munet's candidates that failed (they count as not improved), or ""."""
+    failed = {t: f["failed_candidates"] for t, f in munet_figures.items()
+              if f.get("failed_candidates")}
+    if not failed:
+        return ""
+    total = sum(f.get("candidates", 0) for f in munet_figures.values())
+    where = ", ".join(f"{count} of {task}" for task, count in failed.items())
+    return (f"{sum(failed.values())} of munet's {total} candidates failed to train "
+            f"({where}; the run's output says why) and were skipped. ")
 
 
 def describe_root(pretraining):
@@ -526,6 +546,7 @@ def main():
               f"{'met' if result['target_met'] else 'not met'}). "
               f"munet backward transfer {report['backward_transfer']:+.4f}, forgetting "
               f"{report['forgetting']:.4f} (separate per-task models cannot forget).",
+              f"{describe_failures(figures['munet'])}"
               f"Wall time {result['seconds'] / 60:.1f} min{describe_reuse(result)}.", "",
               "munet accuracy matrix (test %, tasks x system versions):", ""]
     header = [f"v{v}" for v in report["versions"]]

@@ -136,6 +136,17 @@ def test_quality_budget_rules():
         baseline_steps(config, "total")
 
 
+def test_quality_says_how_many_munet_candidates_failed():
+    from benchmarks.quality import describe_failures
+
+    fine = {"mnist": {"candidates": 12, "failed_candidates": 0}}
+    assert describe_failures(fine) == ""
+    some = dict(fine, digits={"candidates": 12, "failed_candidates": 2})
+    assert describe_failures(some) == (
+        "2 of munet's 24 candidates failed to train (2 of digits; the run's output says "
+        "why) and were skipped. ")
+
+
 def test_quality_refuses_a_scale_factor_outside_its_range(tmp_path):
     done = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "quality.py"),
                            "--quick", "--scale-factor", "1.5"], capture_output=True, text=True)
@@ -195,6 +206,10 @@ def test_quality_quick_on_one_task(tmp_path, tfds_dir, pretrain):
         munet = figures["munet"]["digits"]
         assert munet["generations"] == 2 and munet["splits"] == result["splits"]["digits"]
     assert figures["munet"]["digits"]["train_steps"] == result["steps_per_task"]
+    # Two candidates either way (2 x 1 generation, or 1 x 2 visits), none failed.
+    assert (figures["munet"]["digits"]["candidates"],
+            figures["munet"]["digits"]["failed_candidates"]) == (2, 0)
+    assert "failed" not in out
     for mode, rows in figures.items():
         if mode != "munet":
             assert rows["digits"]["train_steps"] == result["baseline_steps_per_task"]
