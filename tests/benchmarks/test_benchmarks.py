@@ -245,7 +245,7 @@ def test_fashion_budget_quick(tmp_path, tfds_dir):
                                        "shift": 0.04}  # Its defaults.
     # The loop stops once the longest generation no longer fits in the time left.
     assert result["wall_seconds"] <= 30 + max(g["seconds"] for g in generations)
-    assert "Fashion-MNIST within a CPU time budget" in out
+    assert "Fashion-MNIST within a time budget on CPU" in out
 
 
 def test_orchestration_overhead_quick(tmp_path):
