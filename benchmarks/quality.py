@@ -325,9 +325,13 @@ def describe_root(pretraining):
 
 
 def describe_mutation_prob(config):
-    if config.get("mutation_prob") is None:
-        return ""
-    return f" but munet's mutation probability, starting at {config['mutation_prob']}"
+    text = ""
+    if config.get("mutation_prob") is not None:
+        text = f" but munet's mutation probability, starting at {config['mutation_prob']}"
+    if config.get("mutation_probs") == "per_event":
+        text += (", munet drawing each kind of mutation with a probability of its own "
+                 "(per_event)")
+    return text
 
 
 def describe_reuse(result):
@@ -377,6 +381,11 @@ def main():
                              f"(default: the root's, {STATIC_DEFAULTS['mutation_prob']}, as "
                              "in muNet; one of "
                              f"{', '.join(map(str, STATIC_VALUES['mutation_prob']))})")
+    parser.add_argument("--mutation-probs", choices=["shared", "per_event"], default="shared",
+                        help="shared (default): every mutation drawn with the child's "
+                             "mutation probability, as in muNet; per_event: each kind of "
+                             "mutation with an inherited, evolving probability of its own, "
+                             "as in mu2Net+ (munet init --mutation-probs)")
     parser.add_argument("--own-embeddings", action="store_true",
                         help="munet's root makes every task train its own patch and "
                              "position embeddings (munet init --own-embeddings)")
@@ -420,6 +429,7 @@ def main():
     root, config = settings(args.quick, pretrained=bool(args.pretrain_on))
     root.own_embeddings = args.own_embeddings  # The baselines train or freeze them anyway.
     config["mutation_prob"] = None
+    config["mutation_probs"] = args.mutation_probs
     if args.mutation_prob is not None:  # munet's own check of a task's starting value.
         try:
             config["mutation_prob"] = check_start_hparams(
@@ -450,7 +460,7 @@ def main():
     uri = tempfile.mkdtemp(prefix="munet-quality-")
     print(f"munet's system store (kept after the run, for inspection): {uri}", flush=True)
     init_system(uri, root, scale_factor=config["scale_factor"], root_weights=weights,
-                pretraining=pretraining)
+                pretraining=pretraining, mutation_probs=config["mutation_probs"])
     store = SystemStore(uri)
     manifest = store.load()  # Version 1: the root every approach starts from.
     per_baseline = baseline_steps(config, args.budget_rule)

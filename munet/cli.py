@@ -94,7 +94,7 @@ def cmd_init(args):
         from munet.training.pretrain import DEFAULT_STEPS, pretrain_root
 
         root.validate()  # Every check of init runs before minutes of pretraining, not after.
-        new_system_store(args.system, args.scale_factor)
+        new_system_store(args.system, args.scale_factor, args.mutation_probs)
         steps = DEFAULT_STEPS if args.pretrain_steps is None else args.pretrain_steps
         weights, pretraining = pretrain_root(root, args.pretrain_on, steps,
                                              data_dir=args.data_dir, seed=args.seed,
@@ -103,7 +103,8 @@ def cmd_init(args):
         print(f"Pretrained the root on {args.pretrain_on} for {pretraining['steps']} steps: "
               f"validation accuracy {pretraining['validation_accuracy']:.4f}.")
     manifest = init_system(args.system, root, args.scale_factor, args.max_population,
-                           root_weights=weights, pretraining=pretraining)
+                           root_weights=weights, pretraining=pretraining,
+                           mutation_probs=args.mutation_probs)
     origin = f"pretrained on {args.pretrain_on}" if args.pretrain_on else "random-init"
     print(f"Created system {args.system} (version 1): {origin} root ViT with "
           f"{manifest.root_params():,} params, {len(manifest.components)} components.")
@@ -277,6 +278,11 @@ def build_parser():
     p.add_argument("--scale-factor", type=float, default=1.0,
                    help="size penalty s in score = accuracy * s^(params/root params)")
     p.add_argument("--max-population", type=int, default=8)
+    p.add_argument("--mutation-probs", default="shared", choices=["shared", "per_event"],
+                   help="shared: every mutation is drawn with the child's mutation_prob "
+                        "(muNet); per_event: each kind of mutation (hp:<key>, "
+                        "clone:<slot>, insert:<slot>) has an inherited probability of "
+                        "its own that evolves (mu2Net+) (default: %(default)s)")
     p.add_argument("--pretrain-on", metavar="DATASET",
                    help="pretrain the root on this dataset first (a name as for add-task; "
                         "pick one no task will use, e.g. mnist_t10k)")

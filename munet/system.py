@@ -4,13 +4,17 @@ import dataclasses
 
 from munet.errors import InvalidInputError, StoreExistsError
 from munet.evolution import hyperparameters
-from munet.evolution.population import DEFAULT_SETTINGS
+from munet.evolution.population import DEFAULT_SETTINGS, MUTATION_PROBS
 from munet.store.manifest import ROOT_MODEL_ID
 from munet.store.repository import SystemStore
 
 def init_system(system_uri, root=None, scale_factor=1.0, max_population=8, author=None,
-                root_weights=None, pretraining=None):
+                root_weights=None, pretraining=None, mutation_probs="shared"):
     """Creates a system whose version 1 holds only the root ViT.
+
+    `mutation_probs` is "shared" (every mutation drawn with the child's
+    mutation_prob, as in muNet) or "per_event" (each kind of mutation with an
+    inherited probability of its own, as in mu2Net+; see munet.evolution.mutations).
 
     The root is random-init unless `root_weights` ({slot: weights}, e.g. from
     munet.training.pretrain.pretrain_root) gives every root component's weights;
@@ -19,7 +23,7 @@ def init_system(system_uri, root=None, scale_factor=1.0, max_population=8, autho
     from munet.model.root import RootConfig, fresh_root_weights, root_slot_order
 
     root = (root or RootConfig()).validate()
-    store = new_system_store(system_uri, scale_factor)
+    store = new_system_store(system_uri, scale_factor, mutation_probs)
     from munet.model.assembly import count_params
 
     if (root_weights is None) != (pretraining is None):
@@ -66,7 +70,7 @@ def init_system(system_uri, root=None, scale_factor=1.0, max_population=8, autho
     contents = {
         "root": root_dict,
         "settings": dict(DEFAULT_SETTINGS, scale_factor=scale_factor,
-                         max_population=max_population),
+                         max_population=max_population, mutation_probs=mutation_probs),
         "components": components,
         "models": {ROOT_MODEL_ID: root_model},
         "tasks": {},
@@ -78,13 +82,19 @@ def init_system(system_uri, root=None, scale_factor=1.0, max_population=8, autho
     return store.create(contents, author=author)
 
 
-def new_system_store(system_uri, scale_factor=1.0):
+def new_system_store(system_uri, scale_factor=1.0, mutation_probs="shared"):
     """The store for a new system at `system_uri`, once `init`'s arguments are checked:
-    refused if a system already exists there or the size penalty is out of range."""
+    refused if a system already exists there or a setting is out of range."""
     if not 0 < scale_factor <= 1:
         raise InvalidInputError(
             f"scale_factor must be in (0, 1]; received {scale_factor!r}. 1.0 means no "
             "size penalty (the papers' default); e.g. 0.9 favours smaller paths."
+        )
+    if mutation_probs not in MUTATION_PROBS:
+        raise InvalidInputError(
+            f"mutation_probs must be one of {list(MUTATION_PROBS)}; received "
+            f"{mutation_probs!r}. Fix: use \"shared\" (one probability for every "
+            "mutation, muNet's) or \"per_event\" (one per kind of mutation, mu2Net+'s)."
         )
     store = SystemStore(system_uri)
     if store.exists():

@@ -6,6 +6,14 @@ Mutation actions, each drawn with the child's mutation probability mu:
   traces back to the nearest ancestor that had it, ultimately the frozen root);
 - layer cloning: a frozen component of the parent becomes a trainable copy;
 - layer insertion: a zero-initialised residual adapter in front of an encoder block.
+Which probability each mutation is drawn with is a system setting (mutation_probs):
+- "shared" (muNet, mu2Net): every draw of a child uses its `mutation_prob`, mu;
+- "per_event" (mu2Net+, from the mu3Net code): each mutation event (`hp:<key>`,
+  `clone:<slot>`, `insert:<slot>`) has a probability of its own, inherited from
+  parent to child like a hyperparameter and starting at mu the first time the event
+  comes up. Before each use it takes one step up or down in EVENT_PROBS with
+  probability mu, so a lineage learns which mutations to make more and which less
+  often. mu itself still mutates with probability mu.
 Always, whatever mu: components the task may train (locked by no other task) are
 cloned, the final norm is cloned (and the patch and position embeddings, if the
 root says own_embeddings), the head is cloned from a same-task parent and made new
@@ -20,14 +28,18 @@ A spec only describes the child; the training stage materialises it. Slots read:
 """
 
 from munet.evolution import hyperparameters
+from munet.evolution.population import settings
 from munet.model.root import component_config, slot_kind, task_owned_slots
 from munet.store.manifest import slot_order
 
 TRAINABLE_SOURCES = ("clone", "resize", "new")
+EVENT_PROBS = [round(0.02 * i, 2) for i in range(1, 16)]  # 0.02 to 0.30, as in mu3Net.
 
 
 def make_child(manifest, task, parent_id, num_classes, rng, users=None, start_hparams=None):
-    """Returns (hparams, slots, mutations) of a child of `parent_id` for `task`.
+    """Returns (hparams, slots, mutations, mutation_probs) of a child of `parent_id`
+    for `task`; mutation_probs ({event: probability}) is None unless the system's
+    mutation_probs setting is "per_event".
 
     `start_hparams` (the task's, checked at ingestion) replace the parent's values
     when the parent is not the task's own model, before mutation.
@@ -41,6 +53,19 @@ def make_child(manifest, task, parent_id, num_classes, rng, users=None, start_hp
     if start_hparams and parent["task"] != task:
         hparams, mutations = hyperparameters.apply_start_hparams(hparams, start_hparams)
     parent_optimizer = hparams["optimizer"]
+    per_event = settings(manifest)["mutation_probs"] == "per_event"
+    event_probs = dict(parent.get("mutation_probs", {})) if per_event else None
+
+    def chance(event, mu):
+        """The probability to draw `event` with: mu, or the event's own one, which
+        first moves a step with probability mu."""
+        if event_probs is None:
+            return mu
+        prob = event_probs.get(event, mu)
+        if rng.random() < mu:
+            prob = hyperparameters.step(EVENT_PROBS, prob, rng)
+        event_probs[event] = prob
+        return prob
 
     def mutate_hparam(key, mu):
         if rng.random() < mu:
@@ -53,7 +78,7 @@ def make_child(manifest, task, parent_id, num_classes, rng, users=None, start_hp
     mu = hparams["mutation_prob"]
     for key in sorted(lists):
         if key != "mutation_prob":
-            mutate_hparam(key, mu)
+            mutate_hparam(key, chance(f"hp:{key}", mu))
     if hparams["optimizer"] != parent_optimizer:  # Keep lr in the new optimizer's range.
         hparams["lr"] = hyperparameters.matching_lr(hparams["lr"], parent_optimizer,
                                                     hparams["optimizer"])
@@ -62,7 +87,7 @@ def make_child(manifest, task, parent_id, num_classes, rng, users=None, start_hp
     parent_slots = dict(parent["slots"])
     for i in range(hparams["num_layers"]):
         slot = f"residual_adapter_{i}"
-        if slot not in parent_slots and rng.random() < mu:
+        if slot not in parent_slots and rng.random() < chance(f"insert:{slot}", mu):
             parent_slots[slot] = None  # Inserted below.
             mutations.append(f"insert:{slot}")
 
@@ -85,7 +110,7 @@ def make_child(manifest, task, parent_id, num_classes, rng, users=None, start_hp
             slots[slot] = {"source": "resize", "component": cid, "config": config}
         elif slot in owned or not manifest.is_locked(cid, task, users):
             slots[slot] = {"source": "clone", "component": cid}
-        elif rng.random() < mu:
+        elif rng.random() < chance(f"clone:{slot}", mu):
             slots[slot] = {"source": "clone", "component": cid}
             mutations.append(f"clone:{slot}")
         else:
@@ -96,7 +121,7 @@ def make_child(manifest, task, parent_id, num_classes, rng, users=None, start_hp
     else:
         config = component_config("head", root, num_classes=num_classes)
         slots["head"] = {"source": "new", "kind": "head", "config": config}
-    return hparams, slots, mutations
+    return hparams, slots, mutations, event_probs
 
 
 def _grid_changed(manifest, component_id, root, hparams):

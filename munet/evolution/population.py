@@ -8,7 +8,8 @@ retained model (ties keep the current one); the population keeps the best
 
 from munet.store.manifest import ROOT_MODEL_ID
 
-DEFAULT_SETTINGS = {"scale_factor": 1.0, "max_population": 8}
+MUTATION_PROBS = ("shared", "per_event")  # The mutation_probs setting's values.
+DEFAULT_SETTINGS = {"scale_factor": 1.0, "max_population": 8, "mutation_probs": "shared"}
 
 
 def settings(manifest):
@@ -44,6 +45,7 @@ def add_candidate(manifest, spec, result, metrics, version):
         "slots": slots,
         "hparams": spec["hparams"],
         "mutations": spec["mutations"],
+        **({"mutation_probs": spec["mutation_probs"]} if "mutation_probs" in spec else {}),
         "metrics": metrics,
         "offspring": 0,
         "created_version": version,

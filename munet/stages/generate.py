@@ -74,7 +74,7 @@ def generate_candidates(system_uri, task, generation_id, budget=None, seed=0):
     candidates = []
     for index, parent in enumerate(parents):
         candidate_id = f"{generation_id}-c{index:02d}"
-        hparams, slots, mutations = make_child(
+        hparams, slots, mutations, mutation_probs = make_child(
             manifest, task, parent, spec["num_classes"], rng, users,
             spec.get("start_hparams"),
         )
@@ -88,6 +88,7 @@ def generate_candidates(system_uri, task, generation_id, budget=None, seed=0):
             "hparams": hparams,
             "slots": slots,
             "mutations": mutations,
+            **({"mutation_probs": mutation_probs} if mutation_probs is not None else {}),
             "trainable_slots": sorted(s for s, v in slots.items()
                                       if v["source"] in TRAINABLE_SOURCES),
             "seed": rng.randrange(2**31),

@@ -262,6 +262,10 @@ def _mirror_candidate(store, mirror, parent_run_id, generation, candidate_id, ta
                    Param("parent", spec["parent"]), Param("seed", str(spec["seed"])),
                    Param("base_version", str(spec["base_version"])),
                    Param("trainable_slots", ",".join(spec["trainable_slots"])[:6000])]
+        if "mutation_probs" in spec:  # Systems whose mutation_probs setting is per_event.
+            text = ",".join(f"{event}={prob}"
+                            for event, prob in sorted(spec["mutation_probs"].items()))
+            params.append(Param("mutation_probs", text[:6000]))
         client.log_batch(run_id, params=params)
         contexts = ["train", "validation"] + (["test"] if committed else [])
         client.log_inputs(run_id, _dataset_inputs(task_spec, contexts))

@@ -3,10 +3,13 @@ These check that the figures are produced and sane, not how fast anything is."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 
 import pytest
+
+from munet.store.repository import SystemStore
 
 pytestmark = pytest.mark.slow
 
@@ -219,14 +222,23 @@ def test_quality_quick_on_one_task(tmp_path, tfds_dir, pretrain):
         figures["finetune"]["digits"]["trainable_params"] / 3
     assert result["munet_report"]["forgetting"] == 0.0
     assert "(a) munet, evolved" in out and (tmp_path / "quality-quick.png").exists()
-    if pretrain:  # munet again with another size penalty, the baselines taken as they were.
+    assert result["budget"]["mutation_probs"] == "shared" and "per_event" not in out
+    if pretrain:  # munet again with other settings, the baselines taken as they were.
         first = os.path.join(str(tmp_path), "quality-quick.json")
         out = run_benchmark("quality.py", tmp_path, "--tasks", "digits", "--data-dir", tfds_dir,
                             "--steps", "40", *pretrain, *other, "--scale-factor", "0.9",
+                            "--mutation-probs", "per_event",
                             "--baselines-from", first, "--name", "again")
         again = json.loads((tmp_path / "again-quick.json").read_text())
         assert again["root_digest"] == result["root_digest"]  # The same pretrained root.
         assert again["budget"]["scale_factor"] == 0.9 and again["baselines_from"]["seconds"] > 0
+        assert again["budget"]["mutation_probs"] == "per_event" and "(per_event)" in out
+        store = re.search(r"system store \(kept after the run, for inspection\): (\S+)",
+                          out).group(1)
+        manifest = SystemStore(store).load()
+        assert manifest.data["settings"]["mutation_probs"] == "per_event"
+        assert all("hp:lr" in model["mutation_probs"] for model in manifest.models.values()
+                   if model["task"] == "digits")
         for mode in ("finetune", "scratch", "adapters"):
             assert again["figures"][mode] == figures[mode]
         assert f"taken from `{again['baselines_from']['file']}`" in out
