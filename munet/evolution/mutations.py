@@ -12,8 +12,8 @@ Which probability each mutation is drawn with is a system setting (mutation_prob
   `clone:<slot>`, `insert:<slot>`) has a probability of its own, inherited from
   parent to child like a hyperparameter and starting at mu the first time the event
   comes up. Before each use it takes one step up or down in EVENT_PROBS with
-  probability mu, so a lineage learns which mutations to make more and which less
-  often. mu itself still mutates with probability mu.
+  probability mu, so over many generations a lineage can come to draw some
+  mutations more often than others. mu itself still mutates with probability mu.
 Always, whatever mu: components the task may train (locked by no other task) are
 cloned, the final norm is cloned (and the patch and position embeddings, if the
 root says own_embeddings), the head is cloned from a same-task parent and made new
