@@ -53,6 +53,7 @@ from benchmarks import results  # noqa: E402
 from munet.errors import InvalidInputError  # noqa: E402
 from munet.evolution.hyperparameters import (STATIC_DEFAULTS, STATIC_VALUES,  # noqa: E402
                                              check_start_hparams)
+from munet.evolution.population import MUTATION_PROBS  # noqa: E402
 
 TARGET_POINTS = 1.0  # munet's mean test accuracy at least fine-tuning's + 1 point,
 TARGET_SHARE = 0.5   # with at most half of fine-tuning's params per task.
@@ -381,7 +382,7 @@ def main():
                              f"(default: the root's, {STATIC_DEFAULTS['mutation_prob']}, as "
                              "in muNet; one of "
                              f"{', '.join(map(str, STATIC_VALUES['mutation_prob']))})")
-    parser.add_argument("--mutation-probs", choices=["shared", "per_event"], default="shared",
+    parser.add_argument("--mutation-probs", choices=MUTATION_PROBS, default="shared",
                         help="shared (default): every mutation drawn with the child's "
                              "mutation probability, as in muNet; per_event: each kind of "
                              "mutation with an inherited, evolving probability of its own, "

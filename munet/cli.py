@@ -10,6 +10,7 @@ import os
 import sys
 
 from munet.errors import InvalidInputError, MunetError
+from munet.evolution.population import MUTATION_PROBS
 
 DEFAULT_SYSTEM = os.environ.get("MUNET_SYSTEM_URI", "./var/system")
 
@@ -278,7 +279,7 @@ def build_parser():
     p.add_argument("--scale-factor", type=float, default=1.0,
                    help="size penalty s in score = accuracy * s^(params/root params)")
     p.add_argument("--max-population", type=int, default=8)
-    p.add_argument("--mutation-probs", default="shared", choices=["shared", "per_event"],
+    p.add_argument("--mutation-probs", default="shared", choices=MUTATION_PROBS,
                    help="shared: every mutation is drawn with the child's mutation_prob "
                         "(muNet); per_event: each kind of mutation (hp:<key>, "
                         "clone:<slot>, insert:<slot>) has an inherited probability of "
