@@ -3,16 +3,18 @@ tasks, from the same root and with the same training budget per task.
 
   (a) munet: one system, tasks added in turn, each evolved for G generations of C
       candidates of S steps (G x C x S steps per task); with --rounds R the tasks are
-      then revisited round robin, as the papers' task iterations (R x G x C x S);
+      then revisited round robin, as the papers' task iterations (R x G x C x S); with
+      --validations V each candidate trains V x S steps on one learning-rate schedule,
+      validated every S steps, its best validation kept (R x G x C x V x S);
   (b) full fine-tuning of the root per task (all of it trainable, plus a head);
   (c) training from scratch per task (the root's architecture, a fresh init);
   (d) residual adapters only: the frozen root, one adapter per block and a head.
 (b)-(d) train once with the root's hyperparameters, validate every S steps and keep
 the best-validation weights, as munet's trainer does. The budget rule
 (--budget-rule) sets how many steps each approach trains per task:
-  steps    (default) every approach trains R x G x C x S steps per task (R = 1
-           unless --rounds);
-  lineage  the muNet notebook's rule: a baseline trains R x G x S steps, as many as one
+  steps    (default) every approach trains R x G x C x V x S steps per task (R = V = 1
+           unless --rounds, --validations);
+  lineage  the muNet notebook's rule: a baseline trains R x G x V x S steps, as many as one
            munet lineage, while munet trains its C candidates per generation side by
            side (the papers ran them on parallel cores), C times the baselines' steps.
 Test accuracy is measured once per final model; nothing selects on it.
@@ -28,6 +30,8 @@ Test accuracy is measured once per final model; nothing selects on it.
         --rounds 3 --generations 1 --pretrain-on mnist_t10k  # the papers' task iterations
     .venv/bin/python benchmarks/quality.py --pretrain-on mnist_t10k --scale-factor 0.9 \
         --baselines-from docs/benchmarks/quality_pretrained.json  # munet only, (b)-(d) reused
+    .venv/bin/python benchmarks/quality.py --budget-rule lineage --candidates 4 \
+        --generations 1 --validations 3 --pretrain-on mnist_t10k  # one long generation
 
 The root is random-init and not locked by default. --pretrain-on pretrains it first
 on a dataset no task uses (mnist_t10k: MNIST's test digits, none of them in the mnist
@@ -76,10 +80,12 @@ def settings(quick, pretrained):
     # munet scores with the papers' mildest size penalty, scale 0.98.
     if quick:
         return (RootConfig(width=32, depth=2, num_heads=2, mlp_dim=64, locked=pretrained),
-                dict(rounds=1, generations=1, candidates=2, steps=30, batch_size=32,
+                dict(rounds=1, generations=1, candidates=2, steps=30, validations=1,
+                     batch_size=32,
                      max_validation_examples=200, scale_factor=0.98))
     return RootConfig(locked=pretrained), dict(rounds=1, generations=3, candidates=2, steps=500,
-                                               batch_size=64, max_validation_examples=2000,
+                                               validations=1, batch_size=64,
+                                               max_validation_examples=2000,
                                                scale_factor=0.98)
 
 
@@ -118,10 +124,16 @@ def root_parts(store, manifest, mode, num_classes, hparams, seed, trainable_slot
     return parts
 
 
+def candidate_steps(config):
+    """Training steps of one munet candidate: V validations x S steps."""
+    return config["validations"] * config["steps"]
+
+
 def munet_steps(config):
     """Training steps munet spends on a task: R rounds x G generations x C candidates x
-    S steps."""
-    return config["rounds"] * config["generations"] * config["candidates"] * config["steps"]
+    V validations x S steps."""
+    return (config["rounds"] * config["generations"] * config["candidates"]
+            * candidate_steps(config))
 
 
 def baseline_steps(config, budget_rule):
@@ -130,7 +142,7 @@ def baseline_steps(config, budget_rule):
         raise ValueError(f"Unknown budget rule {budget_rule!r}: expected one of "
                          f"{', '.join(BUDGET_RULES)}.")
     if budget_rule == "lineage":  # One candidate per generation: a lineage's steps.
-        return config["rounds"] * config["generations"] * config["steps"]
+        return config["rounds"] * config["generations"] * candidate_steps(config)
     return munet_steps(config)
 
 
@@ -260,7 +272,7 @@ def run_munet(uri, specs, config, seed=0):
     from munet.tracking.report import continual_learning_report
 
     budget = Budget(num_candidates=config["candidates"], steps_per_validation=config["steps"],
-                    num_validations=1, batch_size=config["batch_size"],
+                    num_validations=config["validations"], batch_size=config["batch_size"],
                     max_validation_examples=config["max_validation_examples"])
     run_id, offset, _ = draws(seed)
     figures = {task: {"seconds": 0.0, "generations": 0, "candidates": 0, "failed_candidates": 0}
@@ -346,7 +358,10 @@ def describe_reuse(result):
 
 def describe_budget(config, budget_rule):
     split = (f"{config['generations']} generations x {config['candidates']} candidates x "
-             f"{config['steps']} steps")
+             f"{candidate_steps(config)} steps")
+    if config["validations"] > 1:
+        split += (f" ({config['validations']} validations of {config['steps']} steps, on one "
+                  "learning-rate schedule)")
     if config["rounds"] > 1:
         split = f"{config['rounds']} visits per task, round robin, of {split}"
     if budget_rule == "steps":
@@ -366,7 +381,12 @@ def main():
     parser.add_argument("--generations", type=int, help="munet generations per task (G)")
     parser.add_argument("--candidates", type=int, help="munet candidates per generation (C)")
     parser.add_argument("--steps", type=int,
-                        help="steps per candidate (S) and per validation of the baselines")
+                        help="steps per validation (S), of munet's candidates and of the "
+                             "baselines; a candidate trains V x S (--validations)")
+    parser.add_argument("--validations", type=int,
+                        help="validations per munet candidate (V, default 1): a candidate "
+                             "trains V x S steps on one schedule and keeps its best "
+                             "validation, as the baselines do")
     parser.add_argument("--rounds", type=int,
                         help="munet visits per task, round robin (R, the papers' task "
                              "iterations; default 1): visit 1 adds each task, later visits "
@@ -437,7 +457,8 @@ def main():
                 {"mutation_prob": args.mutation_prob}, dataclasses.asdict(root))["mutation_prob"]
         except InvalidInputError as error:
             parser.error(f"--mutation-prob: {error}")
-    for key in ("rounds", "generations", "candidates", "steps", "batch_size", "scale_factor"):
+    for key in ("rounds", "generations", "candidates", "steps", "validations", "batch_size",
+                "scale_factor"):
         if getattr(args, key) is not None:
             config[key] = getattr(args, key)
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="munet-tfds-")

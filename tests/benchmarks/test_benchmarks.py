@@ -3,6 +3,7 @@ These check that the figures are produced and sane, not how fast anything is."""
 
 import json
 import os
+import pathlib
 import re
 import subprocess
 import sys
@@ -129,7 +130,7 @@ def test_quality_reuses_baselines_only_from_a_run_with_the_same_baseline_setting
 def test_quality_budget_rules():
     from benchmarks.quality import baseline_steps, munet_steps
 
-    config = dict(rounds=1, generations=3, candidates=4, steps=500)
+    config = dict(rounds=1, generations=3, candidates=4, steps=500, validations=1)
     assert munet_steps(config) == 6000
     assert baseline_steps(config, "steps") == 6000  # The same steps for every approach.
     assert baseline_steps(config, "lineage") == 1500  # One munet lineage's steps.
@@ -137,6 +138,10 @@ def test_quality_budget_rules():
     assert (munet_steps(config), baseline_steps(config, "lineage")) == (12000, 3000)
     with pytest.raises(ValueError, match="Unknown budget rule 'total'.*steps, lineage"):
         baseline_steps(config, "total")
+    # One long generation: each candidate trains 3 validations of 500 steps, so a lineage
+    # (and a baseline under the lineage rule) still trains 1,500 steps per task.
+    config = dict(rounds=1, generations=1, candidates=4, steps=500, validations=3)
+    assert (munet_steps(config), baseline_steps(config, "lineage")) == (6000, 1500)
 
 
 def test_quality_says_how_many_munet_candidates_failed():
@@ -165,14 +170,24 @@ def test_quality_refuses_a_scale_factor_outside_its_range(tmp_path):
 @pytest.mark.parametrize("pretrain", [(), ("--pretrain-on", "mnist_t10k",
                                              "--pretrain-steps", "20")])
 def test_quality_quick_on_one_task(tmp_path, tfds_dir, pretrain):
-    # The pretrained run also takes the papers' budget rule, with 2 candidates.
-    # The random-root run visits the task twice and carves a larger validation split.
+    # The pretrained run also takes the papers' budget rule, with 2 candidates of 2
+    # validations of 20 steps. The random-root run visits the task twice with one
+    # 40-step candidate and carves a larger validation split.
     other = ("--seed", "2", "--candidates", "2", "--budget-rule", "lineage",
-             "--mutation-prob", "0.3", "--own-embeddings") if pretrain \
+             "--mutation-prob", "0.3", "--own-embeddings", "--steps", "20",
+             "--validations", "2") if pretrain \
         else ("--candidates", "1", "--rounds", "2", "--validation-percent", "20",
-              "--scale-factor", "0.95")
+              "--scale-factor", "0.95", "--steps", "40")
     out = run_benchmark("quality.py", tmp_path, "--tasks", "digits", "--data-dir", tfds_dir,
-                        "--steps", "40", *pretrain, *other)
+                        *pretrain, *other)
+    store = re.search(r"system store \(kept after the run, for inspection\): (\S+)",
+                      out).group(1)
+    trained = [json.loads(path.read_text())
+               for path in pathlib.Path(store).glob("candidates/*/result.json")]
+    assert len(trained) == 2
+    for record in trained:  # Each candidate trains V x S steps, validated every S.
+        assert record["train_steps"] == 40
+        assert len(record["validation_curve"]) == (2 if pretrain else 1)
     result = json.loads((tmp_path / "quality-quick.json").read_text())
     assert result["seed"] == (2 if pretrain else 0) and f"repeat {result['seed']}." in out
     if pretrain:  # Pretrained on data no task uses, then locked, as in the papers.
@@ -201,6 +216,9 @@ def test_quality_quick_on_one_task(tmp_path, tfds_dir, pretrain):
     if pretrain:  # Baselines train one lineage's steps; munet both candidates'.
         assert (result["budget_rule"], result["baseline_steps_per_task"]) == ("lineage", 40)
         assert result["steps_per_task"] == 80 and "budget rule 'lineage'" in out
+        assert "(2 validations of 20 steps, on one learning-rate schedule)" in out
+        # The baselines validate every 20 steps too: the best of 2 kept.
+        assert len(figures["finetune"]["digits"]["validation_curve"]) == 2
     else:  # Two visits of one 40-step candidate; validation is train's last 20%.
         assert (result["budget_rule"], result["baseline_steps_per_task"]) == ("steps", 80)
         assert result["steps_per_task"] == 80 and "80 training steps per task" in out
@@ -226,7 +244,7 @@ def test_quality_quick_on_one_task(tmp_path, tfds_dir, pretrain):
     if pretrain:  # munet again with other settings, the baselines taken as they were.
         first = os.path.join(str(tmp_path), "quality-quick.json")
         out = run_benchmark("quality.py", tmp_path, "--tasks", "digits", "--data-dir", tfds_dir,
-                            "--steps", "40", *pretrain, *other, "--scale-factor", "0.9",
+                            *pretrain, *other, "--scale-factor", "0.9",
                             "--mutation-probs", "per_event",
                             "--baselines-from", first, "--name", "again")
         again = json.loads((tmp_path / "again-quick.json").read_text())
