@@ -81,8 +81,7 @@ def settings(quick, pretrained):
     if quick:
         return (RootConfig(width=32, depth=2, num_heads=2, mlp_dim=64, locked=pretrained),
                 dict(rounds=1, generations=1, candidates=2, steps=30, validations=1,
-                     batch_size=32,
-                     max_validation_examples=200, scale_factor=0.98))
+                     batch_size=32, max_validation_examples=200, scale_factor=0.98))
     return RootConfig(locked=pretrained), dict(rounds=1, generations=3, candidates=2, steps=500,
                                                validations=1, batch_size=64,
                                                max_validation_examples=2000,
@@ -437,6 +436,9 @@ def main():
     if args.own_embeddings and not args.pretrain_on:
         parser.error("--own-embeddings needs --pretrain-on DATASET: the random root is not "
                      "locked, so its children train all of it anyway")
+    if args.validations is not None and args.validations < 1:
+        parser.error(f"--validations must be at least 1, got {args.validations}; "
+                     "1 trains each candidate for one validation interval (--steps)")
     if args.scale_factor is not None and not 0 < args.scale_factor <= 1:
         parser.error(f"--scale-factor must be in (0, 1], got {args.scale_factor}; "
                      "1.0 turns the size penalty off")

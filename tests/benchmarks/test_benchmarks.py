@@ -155,11 +155,14 @@ def test_quality_says_how_many_munet_candidates_failed():
         "why) and were skipped. ")
 
 
-def test_quality_refuses_a_scale_factor_outside_its_range(tmp_path):
+def test_quality_refuses_settings_outside_their_range(tmp_path):
     done = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "quality.py"),
                            "--quick", "--scale-factor", "1.5"], capture_output=True, text=True)
     assert done.returncode == 2  # Refused before any data is read or model built.
     assert "--scale-factor must be in (0, 1], got 1.5" in done.stderr
+    done = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "quality.py"),
+                           "--quick", "--validations", "0"], capture_output=True, text=True)
+    assert done.returncode == 2 and "--validations must be at least 1, got 0" in done.stderr
     done = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "quality.py"),
                            "--quick", "--mutation-prob", "0.5"], capture_output=True, text=True)
     assert done.returncode == 2 and "--mutation-prob: Hyperparameter 'mutation_prob' cannot " \
