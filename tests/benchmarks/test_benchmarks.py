@@ -170,6 +170,12 @@ def test_quality_refuses_settings_outside_their_range(tmp_path):
     assert "Fix: pick a value from that list" in done.stderr
 
 
+def kept_store(out):
+    """The munet system store a quality.py run printed (it is kept for inspection)."""
+    return re.search(r"system store \(kept after the run, for inspection\): (\S+)",
+                     out).group(1)
+
+
 @pytest.mark.parametrize("pretrain", [(), ("--pretrain-on", "mnist_t10k",
                                              "--pretrain-steps", "20")])
 def test_quality_quick_on_one_task(tmp_path, tfds_dir, pretrain):
@@ -183,8 +189,7 @@ def test_quality_quick_on_one_task(tmp_path, tfds_dir, pretrain):
               "--scale-factor", "0.95", "--steps", "40")
     out = run_benchmark("quality.py", tmp_path, "--tasks", "digits", "--data-dir", tfds_dir,
                         *pretrain, *other)
-    store = re.search(r"system store \(kept after the run, for inspection\): (\S+)",
-                      out).group(1)
+    store = kept_store(out)
     trained = [json.loads(path.read_text())
                for path in pathlib.Path(store).glob("candidates/*/result.json")]
     assert len(trained) == 2
@@ -254,8 +259,7 @@ def test_quality_quick_on_one_task(tmp_path, tfds_dir, pretrain):
         assert again["root_digest"] == result["root_digest"]  # The same pretrained root.
         assert again["budget"]["scale_factor"] == 0.9 and again["baselines_from"]["seconds"] > 0
         assert again["budget"]["mutation_probs"] == "per_event" and "(per_event)" in out
-        store = re.search(r"system store \(kept after the run, for inspection\): (\S+)",
-                          out).group(1)
+        store = kept_store(out)
         manifest = SystemStore(store).load()
         assert manifest.data["settings"]["mutation_probs"] == "per_event"
         assert all("hp:lr" in model["mutation_probs"] for model in manifest.models.values()
